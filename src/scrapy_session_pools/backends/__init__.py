@@ -1,0 +1,52 @@
+"""Session backends: how a session is attached to a request and judged."""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.http import Response
+
+    from scrapy_session_pools.session import Session
+
+
+class Outcome(enum.Enum):
+    """What a failed download says about the session it used."""
+
+    #: The server ended the session; replace it and retry the request.
+    EXPIRED = "expired"
+    #: A download error counted against the session; retry the request.
+    ERROR = "error"
+
+
+class InitFailure(enum.Enum):
+    """Session initialization failures that are retried after a delay."""
+
+    #: The account has too many sessions.
+    OVER_LIMIT = "over-limit"
+    #: The server could not create the session.
+    SERVER_ERROR = "server-error"
+
+
+class SessionBackend(Protocol):
+    """Attaches sessions to requests and reads what responses say of them."""
+
+    def handles(self, request: Request) -> bool:
+        """Return whether *request* can be sent with a session of this backend."""
+
+    def apply(self, session: Session, request: Request, *, cookie_mode: bool) -> None:
+        """Attach *session* to *request* (its meta is the request's own)."""
+
+    def session_id(self, request: Request) -> str | None:
+        """Return the ID of the session *request* was sent with."""
+
+    def update(self, session: Session, response: Response) -> None:
+        """Record what a good *response* changes in *session* (e.g. cookies)."""
+
+    def classify(self, exception: BaseException) -> Outcome | None:
+        """Return what *exception* says about the session, if anything."""
+
+    def classify_init(self, exception: BaseException) -> InitFailure | None:
+        """Return whether an init failure is to be retried after a delay."""

@@ -1,0 +1,72 @@
+"""Request meta keys and the public helpers that read them."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scrapy import Request
+
+logger = logging.getLogger(__name__)
+
+#: Set to ``True`` on session initialization requests.
+SESSION_INIT_META_KEY = "_is_session_init_request"
+#: The session ID of a request in cookie mode.
+COOKIE_SESSION_ID_META_KEY = "_zyte_api_cookie_session_id"
+#: Internal: the request already got its session (copies keep it).
+ASSIGNED_META_KEY = "_session_pools_assigned"
+#: Internal: the pool ID of the session a request was sent with.
+POOL_META_KEY = "_session_pools_pool"
+
+ENABLED = "zyte_api_session_enabled"
+POOL = "zyte_api_session_pool"
+PARAMS = "zyte_api_session_params"
+LOCATION = "zyte_api_session_location"
+COOKIE_MODE = "zyte_api_session_cookie_mode"
+RETRY_POLICY = "zyte_api_retry_policy"
+DONT_MERGE_COOKIES = "dont_merge_cookies"
+
+#: Meta keys holding Zyte API parameters, in the order they are searched.
+ZYTE_API_META_KEYS = ("zyte_api", "zyte_api_automap", "zyte_api_provider")
+
+
+def is_session_init_request(request: Request) -> bool:
+    """Return ``True`` if *request* is a session initialization request.
+
+    Session initialization requests are the requests that
+    :meth:`~scrapy_session_pools.SessionConfig.init_session` sends to create a
+    session; a :meth:`~scrapy_session_pools.SessionConfig.check` method can
+    use this function to tell an init response from a regular one.
+    """
+    return request.meta.get(SESSION_INIT_META_KEY, False) is True
+
+
+def get_request_session_id(request: Request) -> str | None:
+    """Return the ID of the session that *request* was sent with.
+
+    Returns ``None`` (and logs a warning) if the request has no session.
+    """
+    cookie_session_id = request.meta.get(COOKIE_SESSION_ID_META_KEY)
+    if cookie_session_id:
+        return str(cookie_session_id)
+    for key in ZYTE_API_META_KEYS:
+        session_id = zyte_api_session_id(request.meta.get(key))
+        if session_id is not None:
+            return session_id
+    logger.warning(
+        "Request %s had no session ID assigned. If sessions are enabled for "
+        "this request, please report this as a bug.",
+        request,
+    )
+    return None
+
+
+def zyte_api_session_id(params: Any) -> str | None:
+    """Return the session ID inside a Zyte API parameter dict, if any."""
+    if not isinstance(params, dict):
+        return None
+    session = params.get("session")
+    if isinstance(session, dict) and session.get("id"):
+        return str(session["id"])
+    return None

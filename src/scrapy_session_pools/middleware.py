@@ -1,0 +1,111 @@
+"""Downloader middlewares: Scrapy hooks adapted to the SessionManager."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy import signals
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import IgnoreRequest
+
+from . import meta
+from .backends import Outcome
+from .fingerprint import attach_pool_lookup
+from .manager import SessionManager
+from .settings import PoolsSettings
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+_RETRY_REASONS = {
+    Outcome.EXPIRED: "session_expired",
+    Outcome.ERROR: "download_error",
+}
+
+
+class SessionPoolsMiddleware:
+    """Downloader middleware that gives requests a session from a pool.
+
+    It assigns sessions in ``process_request``, checks responses in
+    ``process_response`` and handles session errors in
+    ``process_exception``, retrying requests whose session failed with
+    another session. The :class:`~scrapy_session_pools.Addon` enables it at
+    priority 667.
+    """
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Read and validate the settings, and build the middleware."""
+        settings = PoolsSettings.for_crawler(crawler)
+        middleware = cls(crawler, SessionManager(crawler, settings))
+        crawler.signals.connect(middleware._spider_closed, signal=signals.spider_closed)
+        attach_pool_lookup(crawler, middleware)
+        return middleware
+
+    def __init__(self, crawler: Crawler, manager: SessionManager) -> None:
+        self._crawler = crawler
+        #: The :class:`~scrapy_session_pools.manager.SessionManager` of the crawl.
+        self.manager = manager
+
+    def get_pool(self, request: Request) -> str | None:
+        """Return the pool ID of *request*, or ``None`` if it has no session."""
+        return self.manager.get_pool(request)
+
+    async def process_request(self, request: Request) -> Request | None:
+        """Assign a session to *request*."""
+        return await self.manager.assign(request)
+
+    async def process_response(
+        self, request: Request, response: Response
+    ) -> Request | Response:
+        """Check *response*; retry *request* with a new session if it fails."""
+        if await self.manager.check(response, request):
+            return response
+        retry = self._retry(request, "session_expired")
+        if retry is None:
+            raise IgnoreRequest(
+                f"{request} failed its session check and has no retries left"
+            )
+        return retry
+
+    async def process_exception(
+        self, request: Request, exception: Exception
+    ) -> Request | None:
+        """Retry *request* with a new session if *exception* is a session error."""
+        outcome = self.manager.report_exception(request, exception)
+        if outcome is None:
+            return None
+        return self._retry(request, _RETRY_REASONS[outcome])
+
+    def _retry(self, request: Request, reason: str) -> Request | None:
+        request.meta.pop(meta.ASSIGNED_META_KEY, None)
+        assert self._crawler.spider is not None
+        return get_retry_request(request, spider=self._crawler.spider, reason=reason)
+
+    async def _spider_closed(self) -> None:
+        self.manager.close()
+
+
+class SessionPoolsResetterMiddleware:
+    """Lets retries get a new session while redirects keep theirs.
+
+    Placed between Scrapy's retry (550) and redirect (600) middlewares, at
+    565: requests created after it (retries) lose the mark that their session
+    was assigned, requests created before it (redirects, meta refreshes)
+    keep it, and so keep their session.
+    """
+
+    async def process_response(self, request: Request, response: Response) -> Response:
+        """Forget that *request* got a session."""
+        request.meta.pop(meta.ASSIGNED_META_KEY, None)
+        return response
+
+    async def process_exception(self, request: Request, exception: Exception) -> None:
+        """Forget that *request* got a session."""
+        request.meta.pop(meta.ASSIGNED_META_KEY, None)

@@ -1,0 +1,98 @@
+"""The registry of session configs by URL pattern, and @session_config."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from url_matcher import Patterns
+from web_poet import ApplyRule, RulesRegistry
+
+from .config import SessionConfig
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from scrapy import Request
+
+_C = TypeVar("_C", bound=type[SessionConfig])
+
+
+def _as_list(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+class SessionConfigRulesRegistry(RulesRegistry):
+    """A web-poet rules registry that maps URL patterns to session configs.
+
+    Its default rule maps every URL to :class:`~scrapy_session_pools.SessionConfig`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            rules=[ApplyRule(for_patterns=Patterns(include=[""]), use=SessionConfig)]  # type: ignore[arg-type]  # web-poet types rules for page objects
+        )
+
+    def session_config_cls(self, request: Request) -> type[SessionConfig]:
+        """Return the session config class for the URL of *request*.
+
+        ``instead_of`` chains are followed from
+        :class:`~scrapy_session_pools.SessionConfig`; a cycle raises
+        :exc:`ValueError`.
+        """
+        overrides: Any = self.overrides_for(request.url)
+        cls: type[SessionConfig] = SessionConfig
+        seen = {cls}
+        while cls in overrides:
+            cls = overrides[cls]
+            if cls in seen:
+                raise ValueError(
+                    f"The session configs registered for {request.url} replace "
+                    f"each other in a cycle ({cls.__qualname__})."
+                )
+            seen.add(cls)
+        return cls
+
+    def session_config(
+        self,
+        include: str | Iterable[str],
+        *,
+        instead_of: type[SessionConfig] | None = SessionConfig,
+        exclude: str | Iterable[str] | None = None,
+        priority: int = 500,
+        **kwargs: Any,
+    ) -> Callable[[_C], _C]:
+        """Register the decorated session config class for URL patterns.
+
+        *include* and *exclude* are URL patterns (web-poet's
+        :func:`~web_poet.handle_urls` syntax); *instead_of* is the config the
+        decorated class replaces for those URLs; *priority* decides between
+        configs that match the same URL.
+        """
+
+        def register(cls: _C) -> _C:
+            self.add_rule(
+                ApplyRule(
+                    for_patterns=Patterns(
+                        include=_as_list(include),
+                        exclude=_as_list(exclude),
+                        priority=priority,
+                    ),
+                    use=cls,  # type: ignore[arg-type]  # web-poet types rules for page objects
+                    instead_of=instead_of,  # type: ignore[arg-type]  # same
+                    **kwargs,
+                )
+            )
+            return cls
+
+        return register
+
+
+#: The registry that :func:`session_config` registers configs in.
+session_config_registry = SessionConfigRulesRegistry()
+#: Decorator registering a session config class; see
+#: :meth:`SessionConfigRulesRegistry.session_config`.
+session_config = session_config_registry.session_config

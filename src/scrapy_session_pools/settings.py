@@ -1,0 +1,351 @@
+"""Reads and validates every setting once, into a frozen :class:`PoolsSettings`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from scrapy.exceptions import ScrapyDeprecationWarning
+from scrapy.settings import SETTINGS_PRIORITIES
+from scrapy.utils.misc import load_object
+
+from .errors import InvalidSettings
+from .pool import PoolOptions
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from typing_extensions import Self
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_RETRY_POLICY_PATH = "scrapy_session_pools.SESSION_DEFAULT_RETRY_POLICY"
+AGGRESSIVE_RETRY_POLICY_PATH = "scrapy_session_pools.SESSION_AGGRESSIVE_RETRY_POLICY"
+_SESSION_SAFE_POLICY_PATHS = (
+    DEFAULT_RETRY_POLICY_PATH,
+    AGGRESSIVE_RETRY_POLICY_PATH,
+    "scrapy_zyte_api.SESSION_DEFAULT_RETRY_POLICY",
+    "scrapy_zyte_api.SESSION_AGGRESSIVE_RETRY_POLICY",
+)
+
+
+def _describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+class _SettingsReader:
+    """Typed getters that record a problem instead of raising."""
+
+    def __init__(self, settings: BaseSettings) -> None:
+        self._settings = settings
+        self.problems: list[str] = []
+
+    def is_set(self, name: str) -> bool:
+        return self._settings.get(name) is not None
+
+    def problem(self, name: str, expected: str, value: Any) -> None:
+        self.problems.append(f"{name}: expected {expected}, got {_describe(value)}")
+
+    def boolean(self, name: str, *, default: bool) -> bool:
+        value = self._settings.get(name, default)
+        if value is None:
+            return default
+        try:
+            return self._settings.getbool(name, default)
+        except ValueError:
+            self.problem(name, "a boolean (True/False, 1/0)", value)
+            return default
+
+    def integer(self, name: str, default: int, minimum: int = 0) -> int:
+        value = self._settings.get(name, default)
+        if value is None:
+            return default
+        try:
+            number = _strict_int(value)
+        except (TypeError, ValueError):
+            self.problem(name, f"an integer >= {minimum}", value)
+            return default
+        if number < minimum:
+            self.problem(name, f"an integer >= {minimum}", value)
+            return default
+        return number
+
+    def number(self, name: str, default: float, minimum: float = 0.0) -> float:
+        value = self._settings.get(name, default)
+        if value is None:
+            return default
+        try:
+            number = _strict_float(value)
+        except (TypeError, ValueError):
+            self.problem(name, f"a number >= {minimum:g}", value)
+            return default
+        if number < minimum:
+            self.problem(name, f"a number >= {minimum:g}", value)
+            return default
+        return number
+
+    def mapping(self, name: str) -> dict[str, Any]:
+        value = self._settings.get(name)
+        if value is None:
+            return {}
+        try:
+            result = self._settings.getdict(name)
+        except (TypeError, ValueError, json.JSONDecodeError):
+            self.problem(name, "a dict (or its JSON string)", value)
+            return {}
+        if not isinstance(result, dict):
+            self.problem(name, "a dict (or its JSON string)", value)
+            return {}
+        return dict(result)
+
+    def str_dict(self, name: str) -> dict[str, str]:
+        result = self.mapping(name)
+        if any(not isinstance(v, str) for v in result.values()):
+            self.problem(name, "a dict of strings", result)
+            return {}
+        return {str(k): v for k, v in result.items()}
+
+    def int_dict(self, name: str, minimum: int) -> dict[str, int]:
+        parsed: dict[str, int] = {}
+        for key, value in self.mapping(name).items():
+            try:
+                number = _strict_int(value)
+            except (TypeError, ValueError):
+                number = minimum - 1
+            if number < minimum:
+                self.problem(f"{name}[{key!r}]", f"an integer >= {minimum}", value)
+                continue
+            parsed[str(key)] = number
+        return parsed
+
+    def component(self, name: str) -> Any:
+        value = self._settings.get(name)
+        if value is None or value == "":
+            return None
+        try:
+            return load_object(value)
+        except (ImportError, NameError, ValueError, AttributeError, TypeError):
+            self.problem(name, "a class or its import path", value)
+            return None
+
+    def raise_if_invalid(self) -> None:
+        if self.problems:
+            raise InvalidSettings(self.problems)
+
+
+def _strict_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(value)
+        return int(value)
+    if isinstance(value, (int, str)):
+        return int(value)
+    raise TypeError(value)
+
+
+def _strict_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, (int, float, str)):
+        return float(value)
+    raise TypeError(value)
+
+
+@dataclass(frozen=True, slots=True)
+class PoolsSettings:
+    """Every setting of scrapy-session-pools, read and validated once.
+
+    Build it with :meth:`from_settings`; the field defaults are the defaults
+    documented in :ref:`settings`.
+    """
+
+    enabled: bool = False
+    pool_size: int = 8
+    pools: Mapping[str, PoolOptions] = field(default_factory=dict)
+    delay: float = 0.0
+    randomize_delay: bool = True
+    jitter: float = 0.5
+    location: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Any] = field(default_factory=dict)
+    checker: Any = None
+    init_action_failure_invalidates_session: bool = True
+    cookie_mode: bool = False
+    max_errors: int = 1
+    max_check_failures: int = 1
+    max_bad_inits: int = 8
+    max_bad_inits_per_pool: Mapping[str, int] = field(default_factory=dict)
+    queue_max_attempts: int = 60
+    queue_wait_time: float = 1.0
+    creation_retry_delay: float = 60.0
+    retry_policy: Any = DEFAULT_RETRY_POLICY_PATH
+    stats_per_pool: bool = False
+    transparent_mode: bool = False
+
+    @property
+    def default_pool_options(self) -> PoolOptions:
+        """Options of a pool that no setting or pool dict configures."""
+        return PoolOptions(
+            size=self.pool_size,
+            delay=self.delay,
+            randomize_delay=self.randomize_delay,
+        )
+
+    @property
+    def max_wait(self) -> float:
+        """Seconds a request may wait for a session of its pool."""
+        return self.queue_max_attempts * self.queue_wait_time
+
+    def max_bad_inits_for(self, pool_id: str) -> int:
+        """Maximum of consecutive failed inits of the pool *pool_id*."""
+        return max(1, self.max_bad_inits_per_pool.get(pool_id, self.max_bad_inits))
+
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> PoolsSettings:
+        """Return the settings of *crawler*, read once per crawler."""
+        cached = _BY_CRAWLER.get(crawler)
+        if cached is None:
+            cached = _BY_CRAWLER[crawler] = cls.from_settings(crawler.settings)
+        return cached
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> Self:
+        """Read every setting from *settings*.
+
+        Raises :exc:`~scrapy_session_pools.InvalidSettings` naming every
+        setting with a wrong value.
+        """
+        read = _SettingsReader(settings)
+        delay = read.number(
+            "ZYTE_API_SESSION_DELAY", read.number("DOWNLOAD_DELAY", 0.0)
+        )
+        randomize_delay = read.boolean(
+            "ZYTE_API_SESSION_RANDOMIZE_DELAY",
+            default=_randomize_default(settings, read),
+        )
+        pool_size = read.integer("ZYTE_API_SESSION_POOL_SIZE", 8, minimum=1)
+        defaults = PoolOptions(
+            size=pool_size, delay=delay, randomize_delay=randomize_delay
+        )
+        location = read.mapping("ZYTE_API_SESSION_LOCATION")
+        if any(not isinstance(v, str) for v in location.values()):
+            read.problem(
+                "ZYTE_API_SESSION_LOCATION", "a dict of address fields", location
+            )
+            location = {}
+        result = cls(
+            enabled=read.boolean("ZYTE_API_SESSION_ENABLED", default=False),
+            pool_size=pool_size,
+            pools=_read_pools(read, defaults),
+            delay=delay,
+            randomize_delay=randomize_delay,
+            jitter=read.number("DOWNLOAD_DELAY_JITTER", 0.5),
+            location=location,
+            params=read.mapping("ZYTE_API_SESSION_PARAMS"),
+            checker=read.component("ZYTE_API_SESSION_CHECKER"),
+            init_action_failure_invalidates_session=read.boolean(
+                "ZYTE_API_SESSION_INIT_ACTION_FAILURE_INVALIDATES_SESSION",
+                default=True,
+            ),
+            cookie_mode=read.boolean("ZYTE_API_SESSION_COOKIE_MODE", default=False),
+            max_errors=read.integer("ZYTE_API_SESSION_MAX_ERRORS", 1),
+            max_check_failures=read.integer("ZYTE_API_SESSION_MAX_CHECK_FAILURES", 1),
+            max_bad_inits=read.integer("ZYTE_API_SESSION_MAX_BAD_INITS", 8),
+            max_bad_inits_per_pool=read.int_dict(
+                "ZYTE_API_SESSION_MAX_BAD_INITS_PER_POOL", minimum=0
+            ),
+            queue_max_attempts=read.integer(
+                "ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS", 60, minimum=1
+            ),
+            queue_wait_time=read.number("ZYTE_API_SESSION_QUEUE_WAIT_TIME", 1.0),
+            creation_retry_delay=read.number(
+                "ZYTE_API_SESSION_CREATION_RETRY_DELAY", 60.0
+            ),
+            retry_policy=_read_retry_policy(read, settings),
+            stats_per_pool=read.boolean(
+                "ZYTE_API_SESSION_STATS_PER_POOL", default=False
+            ),
+            transparent_mode=read.boolean("ZYTE_API_TRANSPARENT_MODE", default=False),
+        )
+        read.raise_if_invalid()
+        return result
+
+
+_BY_CRAWLER: WeakKeyDictionary[Crawler, PoolsSettings] = WeakKeyDictionary()
+
+
+def _randomize_default(settings: BaseSettings, read: _SettingsReader) -> bool:
+    """Follow RANDOMIZE_DOWNLOAD_DELAY only if the user set it explicitly."""
+    priority = settings.getpriority("RANDOMIZE_DOWNLOAD_DELAY") or 0
+    if priority > SETTINGS_PRIORITIES["default"]:
+        return read.boolean("RANDOMIZE_DOWNLOAD_DELAY", default=True)
+    return read.number("DOWNLOAD_DELAY_JITTER", 0.5) > 0
+
+
+def _read_pools(read: _SettingsReader, defaults: PoolOptions) -> dict[str, PoolOptions]:
+    entries: dict[str, dict[str, Any]] = {}
+    for pool_id, entry in read.mapping("ZYTE_API_SESSION_POOLS").items():
+        if not isinstance(entry, dict):
+            read.problem(
+                f"ZYTE_API_SESSION_POOLS[{pool_id!r}]",
+                "a dict with the keys size, delay, randomize_delay",
+                entry,
+            )
+            continue
+        entries[str(pool_id)] = dict(entry)
+    deprecated = read.int_dict("ZYTE_API_SESSION_POOL_SIZES", minimum=1)
+    if deprecated:
+        warnings.warn(
+            "The ZYTE_API_SESSION_POOL_SIZES setting is deprecated, use "
+            "ZYTE_API_SESSION_POOLS instead, e.g. "
+            '{"example.com": {"size": 4}}.',
+            ScrapyDeprecationWarning,
+            stacklevel=2,
+        )
+        for pool_id, size in deprecated.items():
+            entries.setdefault(pool_id, {}).setdefault("size", size)
+    pools: dict[str, PoolOptions] = {}
+    for pool_id, entry in entries.items():
+        try:
+            pools[pool_id] = PoolOptions.from_mapping(entry, defaults)
+        except ValueError as error:
+            read.problems.append(f"ZYTE_API_SESSION_POOLS[{pool_id!r}]: {error}")
+    return pools
+
+
+def _read_retry_policy(read: _SettingsReader, settings: BaseSettings) -> Any:
+    explicit = settings.get("ZYTE_API_SESSION_RETRY_POLICY")
+    if explicit is not None:
+        return explicit
+    policy = settings.get("ZYTE_API_RETRY_POLICY", "zyte_api.zyte_api_retrying")
+    try:
+        loaded = load_object(policy) if isinstance(policy, str) else policy
+    except (ImportError, NameError, ValueError, AttributeError):
+        read.problem(
+            "ZYTE_API_RETRY_POLICY", "a retry policy or its import path", policy
+        )
+        return DEFAULT_RETRY_POLICY_PATH
+    from zyte_api import aggressive_retrying, zyte_api_retrying  # noqa: PLC0415
+
+    if loaded is zyte_api_retrying:
+        return DEFAULT_RETRY_POLICY_PATH
+    if loaded is aggressive_retrying:
+        return AGGRESSIVE_RETRY_POLICY_PATH
+    if policy in _SESSION_SAFE_POLICY_PATHS:
+        return policy
+    logger.warning(
+        "ZYTE_API_RETRY_POLICY is set to a custom value (%r), which is also "
+        "used for session requests. Make sure it does not retry Zyte API "
+        "download errors (520, 521), which the session middleware handles by "
+        "switching sessions, and set ZYTE_API_SESSION_RETRY_POLICY explicitly "
+        "to silence this warning.",
+        policy,
+    )
+    return policy

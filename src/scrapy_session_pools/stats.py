@@ -1,0 +1,73 @@
+"""Session stats: the only place where stat keys are spelled."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from scrapy.statscollectors import StatsCollector
+
+PREFIX = "sessions/"
+
+INIT_CHECK_PASSED = "init/check-passed"
+INIT_CHECK_FAILED = "init/check-failed"
+INIT_CHECK_ERROR = "init/check-error"
+INIT_PARAM_ERROR = "init/param-error"
+INIT_FAILED = "init/failed"
+INIT_OVER_LIMIT = "init/over-limit"
+INIT_SERVER_ERROR = "init/server-error"
+USE_CHECK_PASSED = "use/check-passed"
+USE_CHECK_FAILED = "use/check-failed"
+USE_CHECK_ERROR = "use/check-error"
+USE_FAILED = "use/failed"
+USE_EXPIRED = "use/expired"
+USE_DISABLED = "use/disabled"
+POOL_ERROR = "pool-error"
+
+#: Every per-pool stat name, in documentation order.
+POOL_STAT_NAMES = (
+    INIT_CHECK_PASSED,
+    INIT_CHECK_FAILED,
+    INIT_CHECK_ERROR,
+    INIT_PARAM_ERROR,
+    INIT_FAILED,
+    INIT_OVER_LIMIT,
+    INIT_SERVER_ERROR,
+    USE_CHECK_PASSED,
+    USE_CHECK_FAILED,
+    USE_CHECK_ERROR,
+    USE_FAILED,
+    USE_EXPIRED,
+)
+
+
+class SessionStats:
+    """Increments session stats, per pool when *per_pool* is true.
+
+    Stat names are the constants of this module; with *per_pool* the key of
+    ``init/check-passed`` for pool ``example.com`` is
+    ``sessions/pools/example.com/init/check-passed``, otherwise
+    ``sessions/init/check-passed``.
+    """
+
+    def __init__(self, stats: StatsCollector, *, per_pool: bool) -> None:
+        self._stats = stats
+        self._per_pool = per_pool
+
+    def key(self, name: str, pool_id: str | None = None) -> str:
+        """Return the full stat key of *name* for the pool *pool_id*."""
+        if self._per_pool and pool_id is not None:
+            return f"{PREFIX}pools/{pool_id}/{name}"
+        return f"{PREFIX}{name}"
+
+    def increment(self, name: str, pool_id: str | None = None) -> None:
+        """Add one to the stat *name* of the pool *pool_id*."""
+        self._stats.inc_value(self.key(name, pool_id))
+
+    def increment_disabled(self) -> None:
+        """Count a request that reached the middleware with sessions disabled."""
+        self._stats.inc_value(self.key(USE_DISABLED))
+
+    def increment_pool_error(self) -> None:
+        """Count a request whose pool could not be determined."""
+        self._stats.inc_value(self.key(POOL_ERROR))
