@@ -111,6 +111,7 @@ class Pool:
         self._waiters: deque[asyncio.Future[_Slot]] = deque()
         self._tasks: set[asyncio.Task[Session]] = set()
         self._closed = asyncio.Event()
+        self._template: Request | None = None
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -176,10 +177,13 @@ class Pool:
     def refill(self, request: Request) -> None:
         """Start creating a session in the background to replace a retired one.
 
-        *request* is the request that the new session is initialized for.
+        The new session is initialized for the request that triggered the
+        last successful initialization of the pool, so that a request whose
+        URL breaks sessions does not break their replacements; *request* is
+        used if no session was ever created.
         """
         if not self.is_closed:
-            self._start_creation(request, None)
+            self._start_creation(self._template or request, None)
 
     def close(self) -> None:
         """Stop all work: cancel creations and release every waiting request."""
@@ -241,10 +245,13 @@ class Pool:
     ) -> None:
         task = asyncio.ensure_future(self._create_session(request))
         self._tasks.add(task)
-        task.add_done_callback(lambda done: self._on_created(done, owner))
+        task.add_done_callback(lambda done: self._on_created(done, request, owner))
 
     def _on_created(
-        self, task: asyncio.Task[Session], owner: asyncio.Future[_Slot] | None
+        self,
+        task: asyncio.Task[Session],
+        request: Request,
+        owner: asyncio.Future[_Slot] | None,
     ) -> None:
         self._tasks.discard(task)
         if task.cancelled():
@@ -264,6 +271,7 @@ class Pool:
         now = time.monotonic()
         session.next_use = now + self.sample_delay()
         self._sessions[session.id] = session
+        self._template = request
         if owner is not None and not owner.done():
             owner.set_result((session, session.reserve(now, self.sample_delay())))
         while self._waiters and self._sessions:

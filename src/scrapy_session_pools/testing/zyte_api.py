@@ -1,0 +1,865 @@
+"""Fake Zyte API server with session semantics, for tests.
+
+Run it with::
+
+    python -m scrapy_session_pools.testing.zyte_api --port 0 [--host 127.0.0.1]
+        [--session-max-age SECONDS] [--session-max-idle SECONDS]
+        [--latency SECONDS]
+
+It listens on 127.0.0.1 (``--port 0`` picks a free port), prints its base URL
+(e.g. ``http://127.0.0.1:43121``) as the only line of its standard output once
+it is listening, and serves until it gets SIGTERM or SIGINT (exit code 0).
+From tests, start it with :class:`FakeZyteAPI`, and point the
+:setting:`ZYTE_API_URL` setting (or ``api_url`` of the ``zyte_api`` client) at
+:attr:`FakeZyteAPI.api_url`.
+
+Endpoints
+=========
+
+``POST /v1/extract``
+    A Zyte API request as a JSON object. Authentication headers are ignored,
+    and so are unknown fields. Understood fields:
+
+    -   ``url`` (required; a missing or non-string value gets a 400
+        ``/problem/bad-request`` problem). Its query string chooses the
+        scenario, see `Scenario knobs`_.
+    -   ``browserHtml``, ``httpResponseBody``, ``httpResponseHeaders``,
+        ``responseCookies``: booleans.
+    -   ``actions``: a list of objects with an ``action`` name;
+        ``setLocation`` also needs an ``address`` object.
+    -   ``session``: ``{"id": "<session id>"}``, see `Sessions`_.
+    -   ``requestCookies``: a list of ``{"name", "value", "domain"}`` objects,
+        with an optional ``path``.
+    -   ``echoData``: any JSON value, echoed back as is.
+
+    A successful answer is HTTP 200 with a JSON object holding ``url`` and
+    ``statusCode`` (the site's status), plus:
+
+    -   ``browserHtml``: the page HTML, if requested;
+    -   ``httpResponseBody``: the page HTML, UTF-8 then base64-encoded, if
+        requested;
+    -   ``httpResponseHeaders``:
+        ``[{"name": "content-type", "value": "text/html; charset=utf-8"}]``,
+        if requested;
+    -   ``actions``: one result per requested action, if ``actions`` was sent;
+    -   ``session``: ``{"id": "<session id>"}``, if a session was sent;
+    -   ``responseCookies``: if requested, the request cookies echoed back
+        (``path`` defaults to ``/``) plus the ``set_cookie`` cookies of the
+        scenario; a ``set_cookie`` cookie replaces a request cookie with the
+        same name, domain and path;
+    -   ``echoData``: if sent.
+
+    The page HTML is deterministic, one line, with HTML-escaped values::
+
+        <html><head><title>{path}</title></head><body>
+        <p id="url">{url}</p>
+        <p id="session">{session id, or nothing}</p>
+        <p id="uses">{use number of this request within its session, or 0}</p>
+        <p id="location">{json.dumps(location, sort_keys=True), "{}" if unset}</p>
+        <p id="cookies">{json.dumps(sorted "name=value" of requestCookies)}</p>
+        </body></html>
+
+    where *path* is the path of the target URL (``/`` if empty) and the
+    location is the session's location, or for a request without a session,
+    the address of a successful ``setLocation`` action of that request.
+
+    Action results have ``"elapsedTime": 0.001``. A ``setLocation`` action
+    gets, depending on the ``set_location`` knob:
+
+    -   ``ok``: ``"status": "success"``, and the address becomes the session's
+        location;
+    -   ``fail``: ``"status": "returned"`` with
+        ``"error": "Action setLocation failed: the address could not be set."``;
+    -   ``unsupported``: ``"status": "returned"`` with
+        ``"error": "Action setLocation not supported on this website."``.
+
+    Any other action gets ``"status": "success"``.
+
+    Errors are answered as problems: HTTP status *N*, header
+    ``Content-Type: application/problem+json``, body
+    ``{"type": T, "title": ..., "status": N, "detail": ...}``, where *T* is one
+    of:
+
+    ===================================== ======
+    Type                                  Status
+    ===================================== ======
+    ``/problem/session-expired``          422
+    ``/problem/over-session-limit``       422
+    ``/problem/session-creation-error``   503
+    ``/download/temporary-error``         520
+    ``/download/internal-error``          521
+    ``/problem/bad-request``              400
+    ===================================== ======
+
+``GET /_state``
+    What the server saw, as JSON::
+
+        {
+            "requests": <number of answered extract requests>,
+            "sessions_created": <number>,
+            "live_sessions": {
+                "<id>": {"uses": 3, "age": <seconds>, "location": {}, "banned": false}
+            },
+            "dead_sessions": <number of expired session ids>,
+            "log": [
+                {"url": "<target url or null>", "session": "<id or null>",
+                 "created_session": false, "actions": ["setLocation"],
+                 "status": 200, "problem": "<problem type or null>"}
+            ]
+        }
+
+    ``log`` has one entry per extract request, in the order they were
+    answered; ``status`` is the HTTP status of the answer.
+
+``POST /_reset``
+    Forget all sessions, counters, the log and per-URL counters, and restore
+    the options given on the command line. Returns ``{}``.
+
+``POST /_config``
+    Change options at run time with a JSON object holding any of
+    ``session_max_age`` (number or null), ``session_max_idle`` (number or
+    null) and ``latency`` (number). Returns the current options, e.g.
+    ``{"session_max_age": null, "session_max_idle": 2.0, "latency": 0.0}``.
+    Unknown keys or bad values get a 400 ``/problem/bad-request`` problem.
+
+Options
+=======
+
+``--session-max-age SECONDS`` (``session_max_age``)
+    A session is expired this long after its creation. Default: no limit.
+
+``--session-max-idle SECONDS`` (``session_max_idle``)
+    A session is expired this long after its last use. Default: no limit.
+
+``--latency SECONDS`` (``latency``)
+    Every extract request waits this long before it is answered. Default: 0.
+
+Sessions
+========
+
+A request whose ``session.id`` was never seen creates that session; it is the
+session's use 1, and every later request with it is one more use. Expiry is
+checked when a request uses a session: if the session is older than
+``session_max_age`` or has been idle longer than ``session_max_idle``, the
+request gets a 422 ``/problem/session-expired`` problem and the session dies.
+A dead session is deleted but remembered: later requests with its id get the
+same problem, and it is never created again.
+
+Scenario knobs
+==============
+
+The query string of the *target* URL (the ``url`` field of the request
+body) chooses the scenario, so that each test states what it expects, e.g.
+``https://example.com/product?ban_after=2&set_location=fail``. All knobs are
+optional and combine; a bad value gets a 400 ``/problem/bad-request`` problem.
+
+``status=N``
+    The site's status code, returned as ``statusCode``. Default: 200.
+
+``set_location=ok|fail|unsupported``
+    The outcome of ``setLocation`` actions. Default: ``ok``.
+
+``ban_after=N``
+    Uses of a session beyond *N* (use *N* + 1 onwards) get a 520
+    ``/download/temporary-error`` problem, and the session is banned: every
+    later request with it gets 520 as well, whatever its URL.
+
+``error=520|521``
+    Always answer ``/download/temporary-error`` (520) or
+    ``/download/internal-error`` (521), with or without a session. The
+    session use still counts.
+
+``expire_after=N``
+    Uses of a session beyond *N* get a 422 ``/problem/session-expired``
+    problem, and the session dies.
+
+``over_session_limit=N``
+    The first *N* requests to this exact target URL (compared as a string)
+    that would create a session get a 422 ``/problem/over-session-limit``
+    problem, and no session is created.
+
+``creation_error=N``
+    Like ``over_session_limit``, answered with a 503
+    ``/problem/session-creation-error`` problem. Both knobs share the count
+    of creation attempts for the URL: with ``over_session_limit=1&creation_error=2``
+    the first attempt gets over-session-limit, the next two get
+    session-creation-error and the fourth creates the session.
+
+``delay=SECONDS``
+    Extra latency for this request, added to the ``latency`` option.
+
+``set_cookie=name=value``
+    May repeat. If ``responseCookies`` is requested, these cookies are in it,
+    with the target URL's host as ``domain`` and ``/`` as ``path``.
+
+For a request with a session, the checks run in this order: dead or expired
+session, over-session-limit and creation-error (new sessions only), use
+count, banned session, ``expire_after``, ``ban_after``, ``error``; then the
+actions run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import html
+import json
+import logging
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from aiohttp import web
+
+from scrapy_session_pools.testing.server import SubprocessServer
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Container, Sequence
+
+logger = logging.getLogger(__name__)
+
+_MODULE = "scrapy_session_pools.testing.zyte_api"
+
+SESSION_EXPIRED = "/problem/session-expired"
+OVER_SESSION_LIMIT = "/problem/over-session-limit"
+SESSION_CREATION_ERROR = "/problem/session-creation-error"
+TEMPORARY_ERROR = "/download/temporary-error"
+INTERNAL_ERROR = "/download/internal-error"
+BAD_REQUEST = "/problem/bad-request"
+
+_PROBLEMS: dict[str, tuple[int, str]] = {
+    SESSION_EXPIRED: (422, "Session Expired"),
+    OVER_SESSION_LIMIT: (422, "Over Session Limit"),
+    SESSION_CREATION_ERROR: (503, "Session Creation Error"),
+    TEMPORARY_ERROR: (520, "Temporary Download Error"),
+    INTERNAL_ERROR: (521, "Internal Download Error"),
+    BAD_REQUEST: (400, "Bad Request"),
+}
+_DOWNLOAD_ERRORS = {520: TEMPORARY_ERROR, 521: INTERNAL_ERROR}
+_SET_LOCATION_ERRORS = {
+    "ok": None,
+    "fail": "Action setLocation failed: the address could not be set.",
+    "unsupported": "Action setLocation not supported on this website.",
+}
+_ELAPSED_TIME = 0.001
+_HEADERS = [{"name": "content-type", "value": "text/html; charset=utf-8"}]
+
+
+class _Problem(Exception):
+    """An error answer of the fake API, raised while handling a request."""
+
+    def __init__(self, type_: str, detail: str) -> None:
+        super().__init__(detail)
+        self.type = type_
+        self.status, self.title = _PROBLEMS[type_]
+        self.detail = detail
+
+    def to_response(self) -> web.Response:
+        body = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        # Bytes, so that aiohttp adds no charset to the content type.
+        return web.Response(
+            body=json.dumps(body).encode(),
+            status=self.status,
+            content_type="application/problem+json",
+        )
+
+
+def _bad_request(detail: str) -> _Problem:
+    return _Problem(BAD_REQUEST, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    session_max_age: float | None = None
+    session_max_idle: float | None = None
+    latency: float = 0.0
+
+    def updated(self, changes: object) -> _Options:
+        """Return a copy with *changes*, a ``/_config`` JSON body, applied."""
+        if not isinstance(changes, dict):
+            raise _bad_request("The /_config body must be a JSON object.")
+        options = asdict(self)
+        unknown = sorted(set(changes) - set(options))
+        if unknown:
+            raise _bad_request(f"Unknown /_config options: {', '.join(unknown)}.")
+        for name, value in changes.items():
+            is_nullable = name != "latency"
+            if not _is_duration(value) and not (is_nullable and value is None):
+                expected = "a number >= 0" + (" or null" if is_nullable else "")
+                raise _bad_request(f"{name}: expected {expected}, got {value!r}.")
+            options[name] = None if value is None else float(value)
+        return _Options(**options)
+
+
+def _is_duration(value: object) -> bool:
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Scenario:
+    """Scenario knobs read from the query string of a target URL."""
+
+    status: int = 200
+    set_location: str = "ok"
+    ban_after: int | None = None
+    error: int | None = None
+    expire_after: int | None = None
+    over_session_limit: int = 0
+    creation_error: int = 0
+    delay: float = 0.0
+    set_cookies: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_url(cls, url: str) -> _Scenario:
+        knobs = _Knobs(url)
+        return cls(
+            status=knobs.count("status", range(100, 600), "100 to 599") or 200,
+            set_location=knobs.choice("set_location", _SET_LOCATION_ERRORS) or "ok",
+            ban_after=knobs.count("ban_after"),
+            error=knobs.count("error", _DOWNLOAD_ERRORS, "520 or 521"),
+            expire_after=knobs.count("expire_after"),
+            over_session_limit=knobs.count("over_session_limit") or 0,
+            creation_error=knobs.count("creation_error") or 0,
+            delay=knobs.seconds("delay"),
+            set_cookies=knobs.pairs("set_cookie"),
+        )
+
+
+class _Knobs:
+    """Reader of scenario knobs; a bad value raises a bad-request problem."""
+
+    def __init__(self, url: str) -> None:
+        self._query = parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+    def _last(self, name: str) -> str | None:
+        values = self._query.get(name)
+        return values[-1] if values else None
+
+    def _invalid(self, name: str, value: str, expected: str) -> _Problem:
+        return _bad_request(f"Scenario knob {name}={value!r}: expected {expected}.")
+
+    def count(
+        self,
+        name: str,
+        allowed: Container[int] | None = None,
+        expected: str = "an integer >= 0",
+    ) -> int | None:
+        value = self._last(name)
+        if value is None:
+            return None
+        if not value.isdigit() or (allowed is not None and int(value) not in allowed):
+            raise self._invalid(name, value, expected)
+        return int(value)
+
+    def choice(self, name: str, allowed: Collection[str]) -> str | None:
+        value = self._last(name)
+        if value is not None and value not in allowed:
+            raise self._invalid(name, value, " or ".join(allowed))
+        return value
+
+    def seconds(self, name: str) -> float:
+        value = self._last(name) or "0"
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if not seconds >= 0:  # also rejects NaN
+            raise self._invalid(name, value, "seconds >= 0")
+        return seconds
+
+    def pairs(self, name: str) -> tuple[tuple[str, str], ...]:
+        pairs = []
+        for value in self._query.get(name, []):
+            key, sep, pair_value = value.partition("=")
+            if not key or not sep:
+                raise self._invalid(name, value, "name=value")
+            pairs.append((key, pair_value))
+        return tuple(pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class _ExtractRequest:
+    """The parts of a Zyte API request body that the fake API understands."""
+
+    url: str
+    session_id: str | None = None
+    actions: tuple[dict[str, Any], ...] | None = None
+    request_cookies: tuple[dict[str, str], ...] = ()
+    has_browser_html: bool = False
+    has_http_response_body: bool = False
+    has_http_response_headers: bool = False
+    has_response_cookies: bool = False
+    has_echo_data: bool = False
+    echo_data: Any = None
+
+    @classmethod
+    def from_body(cls, body: object) -> _ExtractRequest:
+        if not isinstance(body, dict):
+            raise _bad_request("The request body must be a JSON object.")
+        url = body.get("url")
+        if not isinstance(url, str) or not url:
+            raise _bad_request("The url field is required and must be a string.")
+        return cls(
+            url=url,
+            session_id=_parse_session(body.get("session")),
+            actions=_parse_actions(body.get("actions")),
+            request_cookies=_parse_cookies(body.get("requestCookies")),
+            has_browser_html=_parse_flag(body, "browserHtml"),
+            has_http_response_body=_parse_flag(body, "httpResponseBody"),
+            has_http_response_headers=_parse_flag(body, "httpResponseHeaders"),
+            has_response_cookies=_parse_flag(body, "responseCookies"),
+            has_echo_data="echoData" in body,
+            echo_data=body.get("echoData"),
+        )
+
+    @property
+    def action_names(self) -> list[str]:
+        return [action["action"] for action in self.actions or ()]
+
+
+def _parse_flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise _bad_request(f"The {key} field must be a boolean.")
+    return value
+
+
+def _parse_session(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        raise _bad_request('The session field must be {"id": "<string>"}.')
+    return str(value["id"])
+
+
+def _parse_actions(value: object) -> tuple[dict[str, Any], ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise _bad_request("The actions field must be a list.")
+    for action in value:
+        if not isinstance(action, dict) or not isinstance(action.get("action"), str):
+            raise _bad_request(f"Each action needs an action name, got {action!r}.")
+        if action["action"] == "setLocation" and not isinstance(
+            action.get("address"), dict
+        ):
+            raise _bad_request("The setLocation action needs an address object.")
+    return tuple(value)
+
+
+def _parse_cookies(value: object) -> tuple[dict[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _bad_request("The requestCookies field must be a list.")
+    for cookie in value:
+        if not isinstance(cookie, dict) or not all(
+            isinstance(cookie.get(key), str) for key in ("name", "value", "domain")
+        ):
+            raise _bad_request(
+                f"Each request cookie needs name, value and domain, got {cookie!r}."
+            )
+    return tuple(value)
+
+
+@dataclass(slots=True, eq=False)
+class _Session:
+    id: str
+    created_at: float
+    last_used: float
+    uses: int = 0
+    location: dict[str, Any] = field(default_factory=dict)
+    is_banned: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class _State:
+    """Everything the server saw since it started or was last reset."""
+
+    sessions: dict[str, _Session] = field(default_factory=dict)
+    dead_session_ids: set[str] = field(default_factory=set)
+    sessions_created: int = 0
+    creation_attempts: dict[str, int] = field(default_factory=dict)
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        return {
+            "requests": len(self.log),
+            "sessions_created": self.sessions_created,
+            "live_sessions": {
+                session.id: {
+                    "uses": session.uses,
+                    "age": now - session.created_at,
+                    "location": session.location,
+                    "banned": session.is_banned,
+                }
+                for session in self.sessions.values()
+            },
+            "dead_sessions": len(self.dead_session_ids),
+            "log": self.log,
+        }
+
+    def kill(self, session: _Session, reason: str) -> _Problem:
+        """Delete *session*, remember it as dead; return the problem to answer."""
+        del self.sessions[session.id]
+        self.dead_session_ids.add(session.id)
+        logger.debug("Session %s expired: %s", session.id, reason)
+        return _Problem(SESSION_EXPIRED, f"Session {session.id!r} expired: {reason}.")
+
+
+class _FakeZyteAPI:
+    """Request handlers of the fake API, with its options and state."""
+
+    def __init__(self, options: _Options) -> None:
+        self._initial_options = options
+        self._options = options
+        self._state = _State()
+
+    async def extract(self, request: web.Request) -> web.Response:
+        # In-flight requests keep the state they started with, so that a reset
+        # between tests also isolates requests still being answered.
+        state, options = self._state, self._options
+        entry: dict[str, Any] = {
+            "url": None,
+            "session": None,
+            "created_session": False,
+            "actions": [],
+            "status": 200,
+            "problem": None,
+        }
+        try:
+            if options.latency:
+                await asyncio.sleep(options.latency)
+            query = _ExtractRequest.from_body(await _read_json(request))
+            entry.update(
+                url=query.url, session=query.session_id, actions=query.action_names
+            )
+            scenario = _Scenario.from_url(query.url)
+            if scenario.delay:
+                await asyncio.sleep(scenario.delay)
+            response = web.json_response(
+                self._answer(state, options, query, scenario, entry)
+            )
+        except _Problem as problem:
+            response = problem.to_response()
+            entry["problem"] = problem.type
+        entry["status"] = response.status
+        state.log.append(entry)
+        return response
+
+    def _answer(
+        self,
+        state: _State,
+        options: _Options,
+        query: _ExtractRequest,
+        scenario: _Scenario,
+        entry: dict[str, Any],
+    ) -> dict[str, Any]:
+        session = None
+        if query.session_id is not None:
+            session = self._use_session(state, options, query, scenario, entry)
+        if scenario.error is not None:
+            raise _Problem(
+                _DOWNLOAD_ERRORS[scenario.error],
+                f"The website answered {scenario.error}.",
+            )
+        action_results, location = _run_actions(query, scenario, session)
+        page = _render_page(query, session, location)
+        answer: dict[str, Any] = {"url": query.url, "statusCode": scenario.status}
+        if query.has_browser_html:
+            answer["browserHtml"] = page
+        if query.has_http_response_body:
+            answer["httpResponseBody"] = base64.b64encode(page.encode()).decode()
+        if query.has_http_response_headers:
+            answer["httpResponseHeaders"] = [dict(header) for header in _HEADERS]
+        if query.actions is not None:
+            answer["actions"] = action_results
+        if session is not None:
+            answer["session"] = {"id": session.id}
+        if query.has_response_cookies:
+            answer["responseCookies"] = _response_cookies(query, scenario)
+        if query.has_echo_data:
+            answer["echoData"] = query.echo_data
+        return answer
+
+    def _use_session(
+        self,
+        state: _State,
+        options: _Options,
+        query: _ExtractRequest,
+        scenario: _Scenario,
+        entry: dict[str, Any],
+    ) -> _Session:
+        """Return the session of *query* after counting this use of it.
+
+        Raise the problem to answer instead if the session cannot be used.
+        """
+        assert query.session_id is not None
+        session_id = query.session_id
+        now = time.monotonic()
+        if session_id in state.dead_session_ids:
+            raise _Problem(SESSION_EXPIRED, f"Session {session_id!r} has expired.")
+        session = state.sessions.get(session_id)
+        if session is None:
+            session = self._create_session(state, session_id, query.url, scenario, now)
+            entry["created_session"] = True
+        elif options.session_max_age is not None and (
+            now - session.created_at > options.session_max_age
+        ):
+            raise state.kill(session, f"older than {options.session_max_age} s")
+        elif options.session_max_idle is not None and (
+            now - session.last_used > options.session_max_idle
+        ):
+            raise state.kill(
+                session, f"idle for more than {options.session_max_idle} s"
+            )
+        session.uses += 1
+        session.last_used = now
+        if session.is_banned:
+            raise _Problem(TEMPORARY_ERROR, f"Session {session_id!r} is banned.")
+        if scenario.expire_after is not None and session.uses > scenario.expire_after:
+            raise state.kill(session, f"used more than {scenario.expire_after} times")
+        if scenario.ban_after is not None and session.uses > scenario.ban_after:
+            session.is_banned = True
+            logger.debug(
+                "Session %s banned after %s uses", session_id, scenario.ban_after
+            )
+            raise _Problem(TEMPORARY_ERROR, f"Session {session_id!r} got banned.")
+        return session
+
+    def _create_session(
+        self, state: _State, session_id: str, url: str, scenario: _Scenario, now: float
+    ) -> _Session:
+        attempt = state.creation_attempts.get(url, 0) + 1
+        state.creation_attempts[url] = attempt
+        if attempt <= scenario.over_session_limit:
+            raise _Problem(OVER_SESSION_LIMIT, f"Too many sessions for {url}.")
+        if attempt <= scenario.over_session_limit + scenario.creation_error:
+            raise _Problem(
+                SESSION_CREATION_ERROR, f"Could not create a session for {url}."
+            )
+        session = _Session(id=session_id, created_at=now, last_used=now)
+        state.sessions[session_id] = session
+        state.sessions_created += 1
+        logger.debug("Session %s created for %s", session_id, url)
+        return session
+
+    async def state(self, _request: web.Request) -> web.Response:
+        return web.json_response(self._state.to_json(time.monotonic()))
+
+    async def reset(self, _request: web.Request) -> web.Response:
+        self._state = _State()
+        self._options = self._initial_options
+        return web.json_response({})
+
+    async def configure(self, request: web.Request) -> web.Response:
+        try:
+            self._options = self._options.updated(await _read_json(request))
+        except _Problem as problem:
+            return problem.to_response()
+        return web.json_response(asdict(self._options))
+
+
+def _run_actions(
+    query: _ExtractRequest, scenario: _Scenario, session: _Session | None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Return the action results of *query* and the resulting location.
+
+    A successful ``setLocation`` also sets the location of *session*.
+    """
+    location = session.location if session is not None else {}
+    results = []
+    for action in query.actions or ():
+        result: dict[str, Any] = {
+            "action": action["action"],
+            "elapsedTime": _ELAPSED_TIME,
+            "status": "success",
+        }
+        if action["action"] == "setLocation":
+            error = _SET_LOCATION_ERRORS[scenario.set_location]
+            if error is None:
+                location = dict(action["address"])
+                if session is not None:
+                    session.location = location
+            else:
+                result.update(status="returned", error=error)
+        results.append(result)
+    return results, location
+
+
+async def _read_json(request: web.Request) -> object:
+    try:
+        return json.loads(await request.read())
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise _bad_request(f"The request body is not valid JSON: {exc}") from exc
+
+
+def _render_page(
+    query: _ExtractRequest, session: _Session | None, location: dict[str, Any]
+) -> str:
+    escape = html.escape
+    cookies = sorted(
+        f"{cookie['name']}={cookie['value']}" for cookie in query.request_cookies
+    )
+    return (
+        f"<html><head><title>{escape(urlsplit(query.url).path or '/')}</title></head>"
+        f'<body><p id="url">{escape(query.url)}</p>'
+        f'<p id="session">{escape(session.id if session is not None else "")}</p>'
+        f'<p id="uses">{session.uses if session is not None else 0}</p>'
+        f'<p id="location">{escape(json.dumps(location, sort_keys=True))}</p>'
+        f'<p id="cookies">{escape(json.dumps(cookies))}</p></body></html>'
+    )
+
+
+def _response_cookies(
+    query: _ExtractRequest, scenario: _Scenario
+) -> list[dict[str, str]]:
+    cookies: dict[tuple[str, str, str], dict[str, str]] = {}
+    for cookie in query.request_cookies:
+        echoed = {
+            "name": cookie["name"],
+            "value": cookie["value"],
+            "domain": cookie["domain"],
+            "path": cookie.get("path", "/"),
+        }
+        cookies[echoed["name"], echoed["domain"], echoed["path"]] = echoed
+    host = urlsplit(query.url).hostname or ""
+    for name, value in scenario.set_cookies:
+        cookies[name, host, "/"] = {
+            "name": name,
+            "value": value,
+            "domain": host,
+            "path": "/",
+        }
+    return list(cookies.values())
+
+
+def create_app(
+    *,
+    session_max_age: float | None = None,
+    session_max_idle: float | None = None,
+    latency: float = 0.0,
+) -> web.Application:
+    """Return the fake Zyte API as an :class:`aiohttp.web.Application`.
+
+    Its options are those of the command line; :func:`main` serves it. Use it
+    directly to run the fake API in the current process, e.g. with aiohttp's
+    test client.
+    """
+    api = _FakeZyteAPI(_Options(session_max_age, session_max_idle, latency))
+    app = web.Application()
+    app.router.add_post("/v1/extract", api.extract)
+    app.router.add_get("/_state", api.state)
+    app.router.add_post("/_reset", api.reset)
+    app.router.add_post("/_config", api.configure)
+    return app
+
+
+async def _serve(app: web.Application, host: str, port: int) -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # Windows
+            loop.add_signal_handler(signum, stopping.set)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        bound_port = runner.addresses[0][1]
+        url_host = f"[{host}]" if ":" in host else host
+        # The only output on stdout: the parent waits for this line.
+        sys.stdout.write(f"http://{url_host}:{bound_port}\n")
+        sys.stdout.flush()
+        await stopping.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {_MODULE}",
+        description="Fake Zyte API server with session semantics, for tests.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--session-max-age", type=_seconds, default=None, metavar="SECONDS"
+    )
+    parser.add_argument(
+        "--session-max-idle", type=_seconds, default=None, metavar="SECONDS"
+    )
+    parser.add_argument("--latency", type=_seconds, default=0.0, metavar="SECONDS")
+    return parser.parse_args(argv)
+
+
+def _seconds(value: str) -> float:
+    seconds = float(value)
+    if not seconds >= 0:
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {value!r}")
+    return seconds
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve the fake Zyte API until SIGTERM or SIGINT.
+
+    *argv* are the command-line arguments (default: :data:`sys.argv`).
+    """
+    args = _parse_args(argv)
+    app = create_app(
+        session_max_age=args.session_max_age,
+        session_max_idle=args.session_max_idle,
+        latency=args.latency,
+    )
+    asyncio.run(_serve(app, args.host, args.port))
+
+
+class FakeZyteAPI(SubprocessServer):
+    """The fake Zyte API of this module, run in a subprocess.
+
+    *session_max_age*, *session_max_idle* and *latency* are the options of the
+    same name (``None`` means no limit); :meth:`~SubprocessServer.reset`
+    restores them and :meth:`~SubprocessServer.configure` changes them.
+
+    .. code-block:: python
+
+        with FakeZyteAPI(session_max_idle=2.0) as server:
+            settings = {"ZYTE_API_URL": server.api_url, "ZYTE_API_KEY": "a"}
+            ...
+            assert server.state()["sessions_created"] == 1
+    """
+
+    def __init__(
+        self,
+        *,
+        session_max_age: float | None = None,
+        session_max_idle: float | None = None,
+        latency: float = 0.0,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        args = ["--latency", repr(float(latency))]
+        if session_max_age is not None:
+            args += ["--session-max-age", repr(float(session_max_age))]
+        if session_max_idle is not None:
+            args += ["--session-max-idle", repr(float(session_max_idle))]
+        super().__init__(_MODULE, args, startup_timeout=startup_timeout)
+
+    @property
+    def api_url(self) -> str:
+        """The Zyte API URL to use, e.g. as the ``ZYTE_API_URL`` setting."""
+        return self.url("/v1/")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import ScrapyDeprecationWarning
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from .helpers import (
+    run_crawl,
+    session_id_of,
+    session_stats,
+    spider_for,
+    spider_with,
+    zyte_api_settings,
+)
+
+
+@deferred_f_from_coro_f
+async def test_each_domain_gets_its_own_pool_with_per_pool_stats(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_STATS_PER_POOL=True
+        ),
+        spider_with(
+            [
+                Request("https://a.example/1"),
+                Request("https://a.example/2"),
+                Request("https://b.example:8080/1"),
+            ]
+        ),
+    )
+    assert session_stats(crawler) == {
+        "pools/a.example/init/check-passed": 1,
+        "pools/a.example/use/check-passed": 2,
+        "pools/b.example:8080/init/check-passed": 1,
+        "pools/b.example:8080/use/check-passed": 1,
+    }
+
+
+@deferred_f_from_coro_f
+async def test_pool_meta_key_as_string_groups_domains_into_one_pool(zyte_api):
+    meta = {"zyte_api_session_pool": "shared"}
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_STATS_PER_POOL=True
+        ),
+        spider_with(
+            [
+                Request("https://a.example/1", meta=meta),
+                Request("https://b.example/1", meta=meta),
+            ]
+        ),
+    )
+    assert session_stats(crawler) == {
+        "pools/shared/init/check-passed": 1,
+        "pools/shared/use/check-passed": 2,
+    }
+
+
+@deferred_f_from_coro_f
+async def test_pool_meta_key_as_dict_sets_the_pool_size(zyte_api):
+    meta = {"zyte_api_session_pool": {"id": "custom", "size": 3}}
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1),
+        spider_for("https://example.com/", requests=5, meta=meta),
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": 3,
+        "use/check-passed": 5,
+    }
+
+
+@deferred_f_from_coro_f
+async def test_pools_setting_overrides_size_given_by_the_pool_dict(zyte_api):
+    meta = {"zyte_api_session_pool": {"id": "custom", "size": 3}}
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_POOLS={"custom": {"size": 2}},
+        ),
+        spider_for("https://example.com/", requests=5, meta=meta),
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": 2,
+        "use/check-passed": 5,
+    }
+
+
+@deferred_f_from_coro_f
+async def test_deprecated_pool_sizes_setting_still_sizes_pools(zyte_api):
+    with pytest.warns(ScrapyDeprecationWarning, match="ZYTE_API_SESSION_POOL_SIZES"):
+        crawler = await run_crawl(
+            zyte_api_settings(
+                zyte_api,
+                ZYTE_API_SESSION_POOL_SIZE=1,
+                ZYTE_API_SESSION_POOL_SIZES={"example.com": 2},
+            ),
+            spider_for("https://example.com/", requests=4),
+        )
+    assert session_stats(crawler) == {
+        "init/check-passed": 2,
+        "use/check-passed": 4,
+    }
+
+
+@deferred_f_from_coro_f
+async def test_params_meta_key_makes_one_numbered_pool_per_distinct_value(zyte_api):
+    first = {"zyte_api_session_params": {"browserHtml": True, "echoData": 1}}
+    second = {"zyte_api_session_params": {"browserHtml": True, "echoData": 2}}
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_STATS_PER_POOL=True
+        ),
+        spider_with(
+            [
+                Request("https://example.com/1", meta=first),
+                Request("https://example.com/2", meta=second),
+                Request("https://example.com/3", meta=first),
+            ]
+        ),
+    )
+    assert session_stats(crawler) == {
+        "pools/example.com[0]/init/check-passed": 1,
+        "pools/example.com[0]/use/check-passed": 2,
+        "pools/example.com[1]/init/check-passed": 1,
+        "pools/example.com[1]/use/check-passed": 1,
+    }
+
+
+@deferred_f_from_coro_f
+async def test_location_meta_key_makes_a_pool_per_address(zyte_api):
+    meta = {
+        "zyte_api_session_location": {
+            "postalCode": "10001",
+            "addressCountry": "US",
+            "ignored": "x",
+        }
+    }
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_STATS_PER_POOL=True
+        ),
+        spider_for("https://example.com/", requests=2, meta=meta),
+    )
+    assert session_stats(crawler) == {
+        "pools/example.com@US,10001/init/check-passed": 1,
+        "pools/example.com@US,10001/use/check-passed": 2,
+    }
+    init = zyte_api.state()["log"][0]
+    assert init["actions"] == ["setLocation"]
+
+
+@deferred_f_from_coro_f
+async def test_first_requests_of_a_pool_each_use_the_session_they_created(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=3),
+        spider_for("https://example.com/", requests=3),
+    )
+    sessions = [session_id_of(response) for response in crawler.spider.responses]
+    assert len(set(sessions)) == 3
+    assert zyte_api.state()["sessions_created"] == 3
+
+
+@deferred_f_from_coro_f
+async def test_a_pool_with_a_session_delay_serves_every_request(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_DELAY=0.2,
+            ZYTE_API_SESSION_RANDOMIZE_DELAY=False,
+        ),
+        spider_for("https://example.com/", requests=3),
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 3,
+    }
+    assert len({session_id_of(r) for r in crawler.spider.responses}) == 1
+    assert crawler.stats.get_value("finish_reason") == "finished"
