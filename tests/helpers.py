@@ -103,3 +103,9 @@ def session_id_of(response: Response) -> str | None:
         if session_id is not None:
             return session_id
     return None
+
+
+def spider_of(crawler: Crawler) -> RecordingSpider:
+    """Return the recording spider of *crawler*."""
+    assert isinstance(crawler.spider, RecordingSpider)
+    return crawler.spider

@@ -7,6 +7,7 @@ from .helpers import (
     session_id_of,
     session_stats,
     spider_for,
+    spider_of,
     zyte_api_settings,
 )
 
@@ -21,7 +22,7 @@ async def test_each_request_gets_a_session_from_the_domain_pool(zyte_api):
         "init/check-passed": 2,
         "use/check-passed": 6,
     }
-    spider = crawler.spider
+    spider = spider_of(crawler)
     assert len(spider.responses) == 6
     session_ids = {session_id_of(response) for response in spider.responses}
     assert len(session_ids) == 2

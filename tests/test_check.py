@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from .helpers import run_crawl, session_stats, spider_for, zyte_api_settings
+from .helpers import run_crawl, session_stats, spider_for, spider_of, zyte_api_settings
 
 LOCATION = {"postalCode": "10001"}
 
@@ -149,7 +149,7 @@ async def test_check_that_raises_is_logged_counted_and_the_request_retried(
     }
     assert "SessionConfig.check() raised an exception" in caplog.text
     assert "ValueError: checker bug" in caplog.text
-    assert len(crawler.spider.responses) == 1
+    assert len(spider_of(crawler).responses) == 1
 
 
 @deferred_f_from_coro_f

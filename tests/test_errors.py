@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from .helpers import run_crawl, session_stats, spider_for, zyte_api_settings
+from .helpers import run_crawl, session_stats, spider_for, spider_of, zyte_api_settings
 
 
 @deferred_f_from_coro_f
@@ -19,7 +19,7 @@ async def test_download_error_discards_the_session_and_retries(zyte_api):
         "use/check-passed": 3,
         "use/failed": 1,
     }
-    assert len(crawler.spider.responses) == 3
+    assert len(spider_of(crawler).responses) == 3
     assert crawler.stats.get_value("retry/reason_count/download_error") == 1
 
 
@@ -76,7 +76,7 @@ async def test_retries_use_the_scrapy_retry_budget(zyte_api):
         "use/failed": 2,
     }
     assert crawler.stats.get_value("retry/max_reached") == 1
-    assert len(crawler.spider.failures) == 1
+    assert len(spider_of(crawler).failures) == 1
 
 
 @deferred_f_from_coro_f

@@ -10,6 +10,7 @@ from .helpers import (
     session_id_of,
     session_stats,
     spider_for,
+    spider_of,
     spider_with,
     zyte_api_settings,
 )
@@ -157,7 +158,7 @@ async def test_first_requests_of_a_pool_each_use_the_session_they_created(zyte_a
         zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=3),
         spider_for("https://example.com/", requests=3),
     )
-    sessions = [session_id_of(response) for response in crawler.spider.responses]
+    sessions = [session_id_of(response) for response in spider_of(crawler).responses]
     assert len(set(sessions)) == 3
     assert zyte_api.state()["sessions_created"] == 3
 
@@ -177,5 +178,5 @@ async def test_a_pool_with_a_session_delay_serves_every_request(zyte_api):
         "init/check-passed": 1,
         "use/check-passed": 3,
     }
-    assert len({session_id_of(r) for r in crawler.spider.responses}) == 1
+    assert len({session_id_of(r) for r in spider_of(crawler).responses}) == 1
     assert crawler.stats.get_value("finish_reason") == "finished"

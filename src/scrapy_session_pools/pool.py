@@ -6,7 +6,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -112,6 +112,10 @@ class Pool:
         self._tasks: set[asyncio.Task[Session]] = set()
         self._closed = asyncio.Event()
         self._template: Request | None = None
+        #: Number of sessions created by the pool so far.
+        self.created = 0
+        #: Number of sessions retired so far, by reason.
+        self.retired: Counter[RetireReason] = Counter()
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -172,6 +176,7 @@ class Pool:
         if not session.retire(reason):
             return False
         self._sessions.pop(session.id, None)
+        self.retired[reason] += 1
         return True
 
     def refill(self, request: Request) -> None:
@@ -272,6 +277,7 @@ class Pool:
         session.next_use = now + self.sample_delay()
         self._sessions[session.id] = session
         self._template = request
+        self.created += 1
         if owner is not None and not owner.done():
             owner.set_result((session, session.reserve(now, self.sample_delay())))
         while self._waiters and self._sessions:

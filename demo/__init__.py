@@ -1,0 +1,1 @@
+"""The demo crawl of the README."""

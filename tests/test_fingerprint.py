@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import pytest
+from scrapy import Request
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from .helpers import run_crawl, spider_of, spider_with, zyte_api_settings
+
+
+@pytest.mark.parametrize(
+    ("pools", "downloaded"),
+    [
+        pytest.param(("a", "b"), 2, id="different-pools"),
+        pytest.param(("a", "a"), 1, id="same-pool"),
+    ],
+)
+@deferred_f_from_coro_f
+async def test_requests_in_different_pools_are_not_duplicates(
+    zyte_api, pools, downloaded
+):
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1),
+        spider_with(
+            [
+                Request("https://example.com/", meta={"zyte_api_session_pool": pool})
+                for pool in pools
+            ]
+        ),
+    )
+    assert len(spider_of(crawler).responses) == downloaded
+    assert crawler.stats.get_value("dupefilter/filtered", 0) == 2 - downloaded
+
+
+@deferred_f_from_coro_f
+async def test_fingerprinting_does_not_number_param_pools(zyte_api):
+    """Fingerprinting sees the pool but does not change pool numbering."""
+    params = [{"browserHtml": True, "echoData": n} for n in (1, 2)]
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_STATS_PER_POOL=True
+        ),
+        spider_with(
+            [
+                Request("https://example.com/", meta={"zyte_api_session_params": value})
+                for value in params
+            ]
+        ),
+    )
+    assert len(spider_of(crawler).responses) == 2
+    keys = {
+        key for key in crawler.stats.get_stats() if key.startswith("sessions/pools/")
+    }
+    assert keys == {
+        "sessions/pools/example.com[0]/init/check-passed",
+        "sessions/pools/example.com[0]/use/check-passed",
+        "sessions/pools/example.com[1]/init/check-passed",
+        "sessions/pools/example.com[1]/use/check-passed",
+    }
