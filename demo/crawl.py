@@ -83,7 +83,7 @@ def pool_table(crawler: Crawler) -> list[tuple[str, ...]]:
         if key.startswith(pool_prefix):
             pool, _, name = key[len(pool_prefix) :].partition("/")
             pools.setdefault(pool, {})[name] = value
-    rows = [
+    rows: list[tuple[str, ...]] = [
         (
             "pool",
             "created",
