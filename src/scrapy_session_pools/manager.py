@@ -252,8 +252,9 @@ class SessionManager:
             ) from exception
         try:
             pool_id, options = self._parse_pool(value, request)
-        except PoolError:
+        except PoolError as error:
             self._stats.increment_pool_error()
+            logger.error("%s", error, extra={"spider": self._crawler.spider})
             raise
         pool = self._pools.get(pool_id)
         if pool is None:

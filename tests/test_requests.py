@@ -1,0 +1,195 @@
+"""How requests get (or do not get) sessions, and what the middleware writes."""
+
+from __future__ import annotations
+
+from scrapy import Request
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from scrapy_session_pools import get_request_session_id, is_session_init_request
+
+from .helpers import (
+    RecordingSpider,
+    run_crawl,
+    session_id_of,
+    session_stats,
+    spider_for,
+    spider_of,
+    spider_with,
+    zyte_api_settings,
+)
+
+
+@deferred_f_from_coro_f
+async def test_disabled_sessions_are_counted_and_requests_get_none(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_ENABLED=False),
+        spider_for("https://example.com/", requests=2),
+    )
+    assert session_stats(crawler) == {"use/disabled": 2}
+    assert zyte_api.state()["sessions_created"] == 0
+
+
+@deferred_f_from_coro_f
+async def test_meta_key_disables_sessions_for_one_request(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1),
+        spider_with(
+            [
+                Request("https://example.com/1"),
+                Request(
+                    "https://example.com/2", meta={"zyte_api_session_enabled": False}
+                ),
+            ]
+        ),
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 1,
+        "use/disabled": 1,
+    }
+
+
+@deferred_f_from_coro_f
+async def test_meta_key_enables_sessions_for_one_request(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_ENABLED=False, ZYTE_API_SESSION_POOL_SIZE=1
+        ),
+        spider_with(
+            [Request("https://example.com/1", meta={"zyte_api_session_enabled": True})]
+        ),
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 1,
+    }
+
+
+@deferred_f_from_coro_f
+async def test_session_goes_into_zyte_api_params_outside_transparent_mode(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_TRANSPARENT_MODE=False, ZYTE_API_SESSION_POOL_SIZE=1
+        ),
+        spider_with(
+            [
+                Request(
+                    "https://example.com/api", meta={"zyte_api": {"browserHtml": True}}
+                ),
+                Request("https://example.com/plain"),
+            ]
+        ),
+    )
+    [response] = spider_of(crawler).responses
+    assert response.url == "https://example.com/api"
+    assert response.meta["zyte_api"]["session"]["id"] == session_id_of(response)
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 1,
+    }
+    # The plain request is not turned into a Zyte API request.
+    assert [e["url"] for e in zyte_api.state()["log"]] == [
+        "https://example.com/api",
+        "https://example.com/api",
+    ]
+
+
+@deferred_f_from_coro_f
+async def test_requests_that_skip_zyte_api_get_no_session(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1),
+        spider_with([Request("http://127.0.0.1:9/", meta={"zyte_api_automap": False})]),
+    )
+    assert session_stats(crawler) == {}
+    assert zyte_api.state()["requests"] == 0
+
+
+@deferred_f_from_coro_f
+async def test_shared_meta_dicts_are_not_mutated(zyte_api):
+    shared = {"browserHtml": True}
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=2),
+        spider_with(
+            [
+                Request("https://example.com/1", meta={"zyte_api_automap": shared}),
+                Request("https://example.com/2", meta={"zyte_api_automap": shared}),
+            ]
+        ),
+    )
+    assert shared == {"browserHtml": True}
+    sessions = {session_id_of(r) for r in spider_of(crawler).responses}
+    assert len(sessions) == 2
+
+
+@deferred_f_from_coro_f
+async def test_session_requests_do_not_merge_cookies_unless_asked(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1),
+        spider_with(
+            [
+                Request("https://example.com/1"),
+                Request("https://example.com/2", meta={"dont_merge_cookies": False}),
+            ]
+        ),
+    )
+    by_url = {r.url: r for r in spider_of(crawler).responses}
+    assert by_url["https://example.com/1"].meta["dont_merge_cookies"] is True
+    assert by_url["https://example.com/2"].meta["dont_merge_cookies"] is False
+
+
+class SessionIdSpider(RecordingSpider):
+    start_requests_list = [Request("https://example.com/")]
+
+    def parse(self, response):
+        self.session_ids = (
+            get_request_session_id(response.request),
+            is_session_init_request(response.request),
+        )
+        super().parse(response)
+
+
+@deferred_f_from_coro_f
+async def test_callbacks_can_read_the_session_id_of_a_response(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1), SessionIdSpider
+    )
+    spider = crawler.spider
+    assert isinstance(spider, SessionIdSpider)
+    [live] = zyte_api.state()["live_sessions"]
+    assert spider.session_ids == (live, False)
+
+
+@deferred_f_from_coro_f
+async def test_bad_pool_value_closes_the_spider_with_pool_error(zyte_api, caplog):
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api),
+        spider_with(
+            [Request("https://example.com/", meta={"zyte_api_session_pool": 123})]
+        ),
+    )
+    assert crawler.stats.get_value("finish_reason") == "pool_error"
+    assert session_stats(crawler) == {"pool-error": 1}
+    assert "must be a non-empty string or a dict with an 'id' key" in caplog.text
+
+
+@deferred_f_from_coro_f
+async def test_close_request_stops_session_work_in_every_pool_at_once(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_MAX_BAD_INITS=1,
+        ),
+        spider_with(
+            [
+                # Its session takes 2 s to initialize...
+                Request("https://slow.example/?delay=2"),
+                Request("https://slow.example/?delay=2&page=2"),
+                # ...while this pool fails at once and closes the spider.
+                Request("https://broken.example/?error=521"),
+            ]
+        ),
+    )
+    assert crawler.stats.get_value("finish_reason") == "bad_session_inits"
+    assert session_stats(crawler) == {"init/failed": 1}
+    assert spider_of(crawler).responses == []

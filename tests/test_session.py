@@ -1,0 +1,141 @@
+"""Unit tests of the pure session logic (no crawl)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from scrapy import Request
+
+from scrapy_session_pools import get_request_session_id, is_session_init_request
+from scrapy_session_pools.pool import Pool, PoolOptions
+from scrapy_session_pools.session import RetireReason, Session
+
+
+def make_session() -> Session:
+    return Session(id="s1", pool_id="example.com", created_at=100.0)
+
+
+def test_reservations_are_spaced_by_the_delay():
+    session = make_session()
+    assert session.reserve(now=100.0, delay=2.0) == 100.0
+    assert session.reserve(now=100.5, delay=2.0) == 102.0
+    assert session.reserve(now=110.0, delay=2.0) == 110.0
+    assert session.uses == 3
+    assert session.next_use == 112.0
+
+
+@pytest.mark.parametrize(
+    ("maximum", "errors_to_retire"),
+    [
+        pytest.param(0, 1, id="zero-behaves-like-one"),
+        pytest.param(1, 1, id="one"),
+        pytest.param(3, 3, id="three"),
+    ],
+)
+def test_errors_retire_a_session_at_the_maximum(maximum, errors_to_retire):
+    session = make_session()
+    results = [session.record_error(maximum) for _ in range(errors_to_retire)]
+    assert results == [False] * (errors_to_retire - 1) + [True]
+
+
+def test_check_failures_retire_a_session_at_the_maximum():
+    session = make_session()
+    assert session.record_check_failure(2) is False
+    assert session.record_check_failure(2) is True
+
+
+def test_retiring_twice_only_counts_once_and_frees_cookies():
+    session = make_session()
+    session.cookies = [{"name": "a", "value": "1"}]
+    assert session.is_alive
+    assert session.retire(RetireReason.EXPIRED) is True
+    assert session.retire(RetireReason.ERRORS) is False
+    assert session.retire_reason is RetireReason.EXPIRED
+    assert session.cookies == []
+    assert not session.is_alive
+
+
+def pool_with(options: PoolOptions, jitter: float) -> Pool:
+    async def create(request: Request) -> Session:
+        raise AssertionError("not called")
+
+    return Pool(
+        "example.com", options, create_session=create, jitter=jitter, max_wait=1.0
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "jitter", "low", "high"),
+    [
+        pytest.param(
+            PoolOptions(delay=2.0, randomize_delay=False), 0.5, 2.0, 2.0, id="off"
+        ),
+        pytest.param(PoolOptions(delay=2.0), 0.5, 1.0, 3.0, id="jitter-0.5"),
+        pytest.param(PoolOptions(delay=2.0), 0.1, 1.8, 2.2, id="jitter-0.1"),
+        pytest.param(PoolOptions(delay=2.0), 0.0, 2.0, 2.0, id="jitter-0"),
+        pytest.param(PoolOptions(delay=0.0), 0.5, 0.0, 0.0, id="no-delay"),
+    ],
+)
+def test_session_delay_varies_by_download_delay_jitter(options, jitter, low, high):
+    pool = pool_with(options, jitter)
+    delays = [pool.sample_delay() for _ in range(200)]
+    assert all(low <= delay <= high for delay in delays)
+
+
+@pytest.mark.parametrize(
+    ("mapping", "message"),
+    [
+        pytest.param({"size": 0}, "size: expected an integer >= 1, got 0", id="size"),
+        pytest.param(
+            {"delay": "1"}, "delay: expected a number >= 0, got '1'", id="delay"
+        ),
+        pytest.param(
+            {"randomize_delay": 1},
+            "randomize_delay: expected True or False, got 1",
+            id="randomize",
+        ),
+        pytest.param(
+            {"szie": 1},
+            "unknown key 'szie' (expected some of size, delay, randomize_delay)",
+            id="unknown-key",
+        ),
+    ],
+)
+def test_pool_options_reject_bad_values(mapping, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        PoolOptions.from_mapping(mapping, PoolOptions())
+
+
+def test_session_id_helpers_read_every_meta_location(caplog):
+    assert (
+        get_request_session_id(
+            Request(
+                "https://a.example",
+                meta={"zyte_api_provider": {"session": {"id": "p"}}},
+            )
+        )
+        == "p"
+    )
+    assert (
+        get_request_session_id(
+            Request(
+                "https://a.example",
+                meta={"zyte_api_automap": True, "_zyte_api_cookie_session_id": "c"},
+            )
+        )
+        == "c"
+    )
+    assert (
+        get_request_session_id(
+            Request("https://a.example", meta={"zyte_api_automap": True})
+        )
+        is None
+    )
+    assert "had no session ID assigned" in caplog.text
+    assert is_session_init_request(
+        Request("https://a.example", meta={"_is_session_init_request": True})
+    )
+    assert not is_session_init_request(
+        Request("https://a.example", meta={"_is_session_init_request": 1})
+    )
