@@ -56,3 +56,12 @@ class CrawlerAwareChecker:
 
     def check(self, response: Response, request: Request) -> bool:
         return not (self.reject_inits and is_session_init_request(request))
+
+
+class RaisingOnInitChecker:
+    """Raises on init responses."""
+
+    def check(self, response: Response, request: Request) -> bool:
+        if is_session_init_request(request):
+            raise RuntimeError("init checker bug")
+        return True

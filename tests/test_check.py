@@ -164,3 +164,21 @@ async def test_check_raising_close_spider_closes_with_its_reason(zyte_api):
     )
     assert crawler.stats.get_value("finish_reason") == "custom_reason"
     assert session_stats(crawler) == {}
+
+
+@deferred_f_from_coro_f
+async def test_init_check_that_raises_is_logged_and_counts_as_a_bad_init(
+    zyte_api, caplog
+):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_MAX_BAD_INITS=2,
+            ZYTE_API_SESSION_CHECKER="tests.checkers.RaisingOnInitChecker",
+        ),
+        spider_for("https://example.com/", requests=1),
+    )
+    assert session_stats(crawler) == {"init/check-error": 2}
+    assert crawler.stats.get_value("finish_reason") == "bad_session_inits"
+    assert "RuntimeError: init checker bug" in caplog.text

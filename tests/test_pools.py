@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from scrapy import Request
 from scrapy.exceptions import ScrapyDeprecationWarning
@@ -180,3 +182,26 @@ async def test_a_pool_with_a_session_delay_serves_every_request(zyte_api):
     }
     assert len({session_id_of(r) for r in spider_of(crawler).responses}) == 1
     assert crawler.stats.get_value("finish_reason") == "finished"
+
+
+@deferred_f_from_coro_f
+async def test_uses_of_a_session_are_spaced_by_the_session_delay(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_DELAY=0.3,
+            ZYTE_API_SESSION_RANDOMIZE_DELAY=False,
+        ),
+        spider_for("https://example.com/", requests=3),
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 3,
+    }
+    times = [entry["time"] for entry in zyte_api.state()["log"]]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    # The init counts as a use; the server sees each use at least the delay
+    # after the previous one (minus a little network jitter).
+    assert len(gaps) == 3
+    assert min(gaps) >= 0.25

@@ -193,3 +193,56 @@ async def test_close_request_stops_session_work_in_every_pool_at_once(zyte_api):
     assert crawler.stats.get_value("finish_reason") == "bad_session_inits"
     assert session_stats(crawler) == {"init/failed": 1}
     assert spider_of(crawler).responses == []
+
+
+@deferred_f_from_coro_f
+async def test_retry_policy_set_on_a_request_is_kept(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1),
+        spider_with(
+            [
+                Request("https://example.com/1"),
+                Request(
+                    "https://example.com/2",
+                    meta={"zyte_api_retry_policy": "zyte_api.aggressive_retrying"},
+                ),
+            ]
+        ),
+    )
+    policies = {
+        r.url: r.meta["zyte_api_retry_policy"] for r in spider_of(crawler).responses
+    }
+    assert policies == {
+        "https://example.com/1": "scrapy_session_pools.SESSION_DEFAULT_RETRY_POLICY",
+        "https://example.com/2": "zyte_api.aggressive_retrying",
+    }
+
+
+@deferred_f_from_coro_f
+async def test_cookie_mode_sends_the_session_cookies_instead_of_a_session_id(
+    zyte_api,
+):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_COOKIE_MODE=True
+        ),
+        spider_with(
+            [
+                Request("https://example.com/?set_cookie=sid=abc"),
+                Request("https://example.com/2"),
+            ]
+        ),
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 2,
+    }
+    state = zyte_api.state()
+    assert state["sessions_created"] == 0
+    pages = {r.url: r.css("#cookies::text").get() for r in spider_of(crawler).responses}
+    assert pages["https://example.com/2"] == '["sid=abc"]'
+    for response in spider_of(crawler).responses:
+        assert (
+            get_request_session_id(response.request)
+            == response.meta["_zyte_api_cookie_session_id"]
+        )

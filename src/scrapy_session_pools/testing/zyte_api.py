@@ -104,12 +104,14 @@ Endpoints
             "log": [
                 {"url": "<target url or null>", "session": "<id or null>",
                  "created_session": false, "actions": ["setLocation"],
-                 "status": 200, "problem": "<problem type or null>"}
+                 "status": 200, "problem": "<problem type or null>",
+                 "time": <seconds>}
             ]
         }
 
     ``log`` has one entry per extract request, in the order they were
-    answered; ``status`` is the HTTP status of the answer.
+    answered; ``time`` is the server's monotonic clock when the request was
+    handled (after any latency), or null for a malformed request; ``status`` is the HTTP status of the answer.
 
 ``POST /_reset``
     Forget all sessions, counters, the log and per-URL counters, and restore
@@ -538,6 +540,7 @@ class _FakeZyteAPI:
             "actions": [],
             "status": 200,
             "problem": None,
+            "time": None,
         }
         try:
             if options.latency:
@@ -549,6 +552,7 @@ class _FakeZyteAPI:
             scenario = _Scenario.from_url(query.url)
             if scenario.delay:
                 await asyncio.sleep(scenario.delay)
+            entry["time"] = time.monotonic()
             response = web.json_response(
                 self._answer(state, options, query, scenario, entry)
             )
