@@ -242,6 +242,7 @@ async def test_cookie_mode_sends_the_session_cookies_instead_of_a_session_id(
     pages = {r.url: r.css("#cookies::text").get() for r in spider_of(crawler).responses}
     assert pages["https://example.com/2"] == '["sid=abc"]'
     for response in spider_of(crawler).responses:
+        assert response.request is not None
         assert (
             get_request_session_id(response.request)
             == response.meta["_zyte_api_cookie_session_id"]
