@@ -198,10 +198,12 @@ def test_first_request_with_a_session_id_creates_it_and_later_ones_use_it(server
     assert live["s1"]["location"] == {}
     assert live["s1"]["banned"] is False
     assert live["s1"]["age"] >= 0
+    times = [entry.pop("time") for entry in state["log"]]
     assert state["log"] == [
         log_entry(url, session="s1", created_session=True),
         log_entry(url, session="s1"),
     ]
+    assert times[0] <= times[1]
 
 
 def test_successful_set_location_sets_the_session_location(server):

@@ -1,0 +1,261 @@
+"""Requests and scenarios of the fake Zyte API: parsing and problem answers."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from collections.abc import Collection, Container
+
+SESSION_EXPIRED = "/problem/session-expired"
+OVER_SESSION_LIMIT = "/problem/over-session-limit"
+SESSION_CREATION_ERROR = "/problem/session-creation-error"
+TEMPORARY_ERROR = "/download/temporary-error"
+INTERNAL_ERROR = "/download/internal-error"
+BAD_REQUEST = "/problem/bad-request"
+
+_PROBLEMS: dict[str, tuple[int, str]] = {
+    SESSION_EXPIRED: (422, "Session Expired"),
+    OVER_SESSION_LIMIT: (422, "Over Session Limit"),
+    SESSION_CREATION_ERROR: (503, "Session Creation Error"),
+    TEMPORARY_ERROR: (520, "Temporary Download Error"),
+    INTERNAL_ERROR: (521, "Internal Download Error"),
+    BAD_REQUEST: (400, "Bad Request"),
+}
+_DOWNLOAD_ERRORS = {520: TEMPORARY_ERROR, 521: INTERNAL_ERROR}
+_SET_LOCATION_ERRORS = {
+    "ok": None,
+    "fail": "Action setLocation failed: the address could not be set.",
+    "unsupported": "Action setLocation not supported on this website.",
+}
+_ELAPSED_TIME = 0.001
+_HEADERS = [{"name": "content-type", "value": "text/html; charset=utf-8"}]
+
+
+class _Problem(Exception):
+    """An error answer of the fake API, raised while handling a request."""
+
+    def __init__(self, type_: str, detail: str) -> None:
+        super().__init__(detail)
+        self.type = type_
+        self.status, self.title = _PROBLEMS[type_]
+        self.detail = detail
+
+    def to_response(self) -> web.Response:
+        body = {
+            "type": self.type,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        # Bytes, so that aiohttp adds no charset to the content type.
+        return web.Response(
+            body=json.dumps(body).encode(),
+            status=self.status,
+            content_type="application/problem+json",
+        )
+
+
+def _bad_request(detail: str) -> _Problem:
+    return _Problem(BAD_REQUEST, detail)
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    session_max_age: float | None = None
+    session_max_idle: float | None = None
+    latency: float = 0.0
+
+    def updated(self, changes: object) -> _Options:
+        """Return a copy with *changes*, a ``/_config`` JSON body, applied."""
+        if not isinstance(changes, dict):
+            raise _bad_request("The /_config body must be a JSON object.")
+        options = asdict(self)
+        unknown = sorted(set(changes) - set(options))
+        if unknown:
+            raise _bad_request(f"Unknown /_config options: {', '.join(unknown)}.")
+        for name, value in changes.items():
+            is_nullable = name != "latency"
+            if not _is_duration(value) and not (is_nullable and value is None):
+                expected = "a number >= 0" + (" or null" if is_nullable else "")
+                raise _bad_request(f"{name}: expected {expected}, got {value!r}.")
+            options[name] = None if value is None else float(value)
+        return _Options(**options)
+
+
+def _is_duration(value: object) -> bool:
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Scenario:
+    """Scenario knobs read from the query string of a target URL."""
+
+    status: int = 200
+    set_location: str = "ok"
+    ban_after: int | None = None
+    error: int | None = None
+    expire_after: int | None = None
+    over_session_limit: int = 0
+    creation_error: int = 0
+    delay: float = 0.0
+    set_cookies: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_url(cls, url: str) -> _Scenario:
+        knobs = _Knobs(url)
+        return cls(
+            status=knobs.count("status", range(100, 600), "100 to 599") or 200,
+            set_location=knobs.choice("set_location", _SET_LOCATION_ERRORS) or "ok",
+            ban_after=knobs.count("ban_after"),
+            error=knobs.count("error", _DOWNLOAD_ERRORS, "520 or 521"),
+            expire_after=knobs.count("expire_after"),
+            over_session_limit=knobs.count("over_session_limit") or 0,
+            creation_error=knobs.count("creation_error") or 0,
+            delay=knobs.seconds("delay"),
+            set_cookies=knobs.pairs("set_cookie"),
+        )
+
+
+class _Knobs:
+    """Reader of scenario knobs; a bad value raises a bad-request problem."""
+
+    def __init__(self, url: str) -> None:
+        self._query = parse_qs(urlsplit(url).query, keep_blank_values=True)
+
+    def _last(self, name: str) -> str | None:
+        values = self._query.get(name)
+        return values[-1] if values else None
+
+    def _invalid(self, name: str, value: str, expected: str) -> _Problem:
+        return _bad_request(f"Scenario knob {name}={value!r}: expected {expected}.")
+
+    def count(
+        self,
+        name: str,
+        allowed: Container[int] | None = None,
+        expected: str = "an integer >= 0",
+    ) -> int | None:
+        value = self._last(name)
+        if value is None:
+            return None
+        if not value.isdigit() or (allowed is not None and int(value) not in allowed):
+            raise self._invalid(name, value, expected)
+        return int(value)
+
+    def choice(self, name: str, allowed: Collection[str]) -> str | None:
+        value = self._last(name)
+        if value is not None and value not in allowed:
+            raise self._invalid(name, value, " or ".join(allowed))
+        return value
+
+    def seconds(self, name: str) -> float:
+        value = self._last(name) or "0"
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if not seconds >= 0:  # also rejects NaN
+            raise self._invalid(name, value, "seconds >= 0")
+        return seconds
+
+    def pairs(self, name: str) -> tuple[tuple[str, str], ...]:
+        pairs = []
+        for value in self._query.get(name, []):
+            key, sep, pair_value = value.partition("=")
+            if not key or not sep:
+                raise self._invalid(name, value, "name=value")
+            pairs.append((key, pair_value))
+        return tuple(pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class _ExtractRequest:
+    """The parts of a Zyte API request body that the fake API understands."""
+
+    url: str
+    session_id: str | None = None
+    actions: tuple[dict[str, Any], ...] | None = None
+    request_cookies: tuple[dict[str, str], ...] = ()
+    has_browser_html: bool = False
+    has_http_response_body: bool = False
+    has_http_response_headers: bool = False
+    has_response_cookies: bool = False
+    has_echo_data: bool = False
+    echo_data: Any = None
+
+    @classmethod
+    def from_body(cls, body: object) -> _ExtractRequest:
+        if not isinstance(body, dict):
+            raise _bad_request("The request body must be a JSON object.")
+        url = body.get("url")
+        if not isinstance(url, str) or not url:
+            raise _bad_request("The url field is required and must be a string.")
+        return cls(
+            url=url,
+            session_id=_parse_session(body.get("session")),
+            actions=_parse_actions(body.get("actions")),
+            request_cookies=_parse_cookies(body.get("requestCookies")),
+            has_browser_html=_parse_flag(body, "browserHtml"),
+            has_http_response_body=_parse_flag(body, "httpResponseBody"),
+            has_http_response_headers=_parse_flag(body, "httpResponseHeaders"),
+            has_response_cookies=_parse_flag(body, "responseCookies"),
+            has_echo_data="echoData" in body,
+            echo_data=body.get("echoData"),
+        )
+
+    @property
+    def action_names(self) -> list[str]:
+        return [action["action"] for action in self.actions or ()]
+
+
+def _parse_flag(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise _bad_request(f"The {key} field must be a boolean.")
+    return value
+
+
+def _parse_session(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("id"), str):
+        raise _bad_request('The session field must be {"id": "<string>"}.')
+    return str(value["id"])
+
+
+def _parse_actions(value: object) -> tuple[dict[str, Any], ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise _bad_request("The actions field must be a list.")
+    for action in value:
+        if not isinstance(action, dict) or not isinstance(action.get("action"), str):
+            raise _bad_request(f"Each action needs an action name, got {action!r}.")
+        if action["action"] == "setLocation" and not isinstance(
+            action.get("address"), dict
+        ):
+            raise _bad_request("The setLocation action needs an address object.")
+    return tuple(value)
+
+
+def _parse_cookies(value: object) -> tuple[dict[str, str], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise _bad_request("The requestCookies field must be a list.")
+    for cookie in value:
+        if not isinstance(cookie, dict) or not all(
+            isinstance(cookie.get(key), str) for key in ("name", "value", "domain")
+        ):
+            raise _bad_request(
+                f"Each request cookie needs name, value and domain, got {cookie!r}."
+            )
+    return tuple(value)
