@@ -163,3 +163,46 @@ async def test_init_requests_carry_the_session_and_the_session_meta(zyte_api):
     assert use.meta["zyte_api_automap"]["session"]["id"] == init_session
     assert use.meta["zyte_api_provider"]["session"]["id"] == init_session
     assert "_is_session_init_request" not in use.meta
+
+
+@deferred_f_from_coro_f
+async def test_custom_init_session_that_raises_is_logged_with_its_traceback(
+    zyte_api, caplog
+):
+    @session_config("example.com")
+    class BrokenInit(SessionConfig):
+        async def init_session(self, session_id, request, download):
+            await download(Request("https://example.com/login"))
+            raise LookupError("no token on the login page")
+
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_MAX_BAD_INITS=1
+        ),
+        spider_with([Request(TARGET)]),
+    )
+    assert session_stats(crawler) == {"init/failed": 1}
+    assert "BrokenInit.init_session() raised an exception" in caplog.text
+    assert "LookupError: no token on the login page" in caplog.text
+    assert [e["url"] for e in zyte_api.state()["log"]] == ["https://example.com/login"]
+
+
+@deferred_f_from_coro_f
+async def test_download_errors_in_a_custom_init_are_failed_inits_not_bugs(
+    zyte_api, caplog
+):
+    @session_config("example.com")
+    class ChainInit(SessionConfig):
+        async def init_session(self, session_id, request, download):
+            await download(Request("https://example.com/login?error=520"))
+            return True
+
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_MAX_BAD_INITS=1
+        ),
+        spider_with([Request(TARGET)]),
+    )
+    assert session_stats(crawler) == {"init/failed": 1}
+    assert "raised an exception" not in caplog.text
+    assert "failed: RequestError(" in caplog.text

@@ -137,6 +137,10 @@ class SessionInitializer:
             log_hook_error(self._crawler, config, "check", request, exception)
             self._stats.increment(stats.INIT_CHECK_ERROR, session.pool_id)
             return InitOutcome.FAILED
+        if progress.step is None:
+            # Raised by a custom init_session() before or outside the default
+            # steps: a bug in user code, logged with its traceback.
+            log_hook_error(self._crawler, config, "init_session", request, exception)
         return self._failed(session, request, stats.INIT_FAILED, repr(exception))
 
     def _failed(
@@ -156,12 +160,15 @@ class SessionInitializer:
         self, session: Session, responses: list[Response], *, cookie_mode: bool
     ) -> Callable[[Request], Awaitable[Response]]:
         async def download(request: Request) -> Response:
+            progress = current_init.get()
+            step_before, progress.step = progress.step, InitStep.DOWNLOAD
             if self._is_closing():
                 raise IgnoreRequest("The spider is closing")
             prepared = self._prepare(session, request, cookie_mode=cookie_mode)
             assert self._crawler.engine is not None
             response = await self._crawler.engine.download_async(prepared)
             responses.append(response)
+            progress.step = step_before
             return response
 
         return download

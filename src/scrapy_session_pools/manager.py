@@ -147,7 +147,11 @@ class SessionManager:
             pool.id,
             extra={"spider": self._crawler.spider, "pool": pool.id},
         )
-        result: Request | None = await call_hook(config, "process_request", request)
+        try:
+            result: Request | None = await call_hook(config, "process_request", request)
+        except Exception as exception:
+            log_hook_error(self._crawler, config, "process_request", request, exception)
+            raise
         return result
 
     async def check(self, response: Response, request: Request) -> bool:
