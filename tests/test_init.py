@@ -4,11 +4,12 @@ from typing import Any
 
 import pytest
 from scrapy import Request
+from scrapy.exceptions import CloseSpider
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_session_pools import SessionConfig, session_config
 
-from .helpers import run_crawl, session_stats, spider_with, zyte_api_settings
+from .helpers import run_crawl, session_stats, spider_of, spider_with, zyte_api_settings
 
 TARGET = "https://example.com/target"
 META_PARAMS = {"url": "https://example.com/meta-params", "browserHtml": True}
@@ -206,3 +207,51 @@ async def test_download_errors_in_a_custom_init_are_failed_inits_not_bugs(
     assert session_stats(crawler) == {"init/failed": 1}
     assert "raised an exception" not in caplog.text
     assert "failed: RequestError(" in caplog.text
+
+
+@deferred_f_from_coro_f
+async def test_async_hooks_are_awaited(zyte_api):
+    @session_config("example.com")
+    class AsyncConfig(SessionConfig):
+        async def enabled(self, request: Request) -> bool:
+            return True
+
+        async def pool(self, request: Request) -> str:
+            return "async-pool"
+
+        async def params(self, request: Request) -> dict[str, Any]:
+            return {"url": "https://example.com/async-init", "browserHtml": True}
+
+        async def check(self, response, request) -> bool:
+            return True
+
+        async def process_request(self, request: Request) -> None:
+            request.meta["processed"] = True
+
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_STATS_PER_POOL=True
+        ),
+        spider_with([Request(TARGET)]),
+    )
+    assert session_stats(crawler) == {
+        "pools/async-pool/init/check-passed": 1,
+        "pools/async-pool/use/check-passed": 1,
+    }
+    assert init_requests(zyte_api.state()) == [("https://example.com/async-init", [])]
+    [response] = spider_of(crawler).responses
+    assert response.meta["processed"] is True
+
+
+@deferred_f_from_coro_f
+async def test_close_spider_from_enabled_closes_with_its_reason(zyte_api):
+    @session_config("example.com")
+    class StopConfig(SessionConfig):
+        def enabled(self, request: Request) -> bool:
+            raise CloseSpider("not_allowed_here")
+
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api), spider_with([Request(TARGET)])
+    )
+    assert crawler.stats.get_value("finish_reason") == "not_allowed_here"
+    assert zyte_api.state()["requests"] == 0

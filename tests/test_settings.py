@@ -195,3 +195,19 @@ async def test_bad_settings_fail_the_crawl_at_start_up(zyte_api):
             spider_for("https://example.com/"),
         )
     assert zyte_api.state()["requests"] == 0
+
+
+def test_session_safe_policy_objects_are_kept_without_warning(caplog):
+    from scrapy_session_pools import SESSION_DEFAULT_RETRY_POLICY
+
+    settings = read(ZYTE_API_RETRY_POLICY=SESSION_DEFAULT_RETRY_POLICY)
+    assert settings.retry_policy is SESSION_DEFAULT_RETRY_POLICY
+    assert caplog.text == ""
+
+
+def test_explicit_randomize_download_delay_wins_over_default_jitter():
+    settings = Settings()
+    settings.set("DOWNLOAD_DELAY_JITTER", 0, priority="default")
+    settings.set("RANDOMIZE_DOWNLOAD_DELAY", True, priority="project")
+    result = PoolsSettings.from_settings(settings)
+    assert (result.randomize_delay, result.jitter) == (True, 0.5)

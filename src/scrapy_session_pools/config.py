@@ -74,7 +74,7 @@ class SessionConfig:
         )
         self._param_pools: dict[str, dict[str, int]] = {}
 
-    def enabled(self, request: Request) -> bool:
+    def enabled(self, request: Request) -> bool | Awaitable[bool]:
         """Return whether *request* uses a session.
 
         Default: the :reqmeta:`zyte_api_session_enabled` meta key if present,
@@ -82,7 +82,7 @@ class SessionConfig:
         """
         return bool(request.meta.get(meta.ENABLED, self._settings.enabled))
 
-    def cookie_mode(self, request: Request) -> bool:
+    def cookie_mode(self, request: Request) -> bool | Awaitable[bool]:
         """Return whether the session of *request* keeps cookies client-side.
 
         Default: the :reqmeta:`zyte_api_session_cookie_mode` meta key if
@@ -90,7 +90,7 @@ class SessionConfig:
         """
         return bool(request.meta.get(meta.COOKIE_MODE, self._settings.cookie_mode))
 
-    def pool(self, request: Request) -> str | PoolConfig:
+    def pool(self, request: Request) -> str | PoolConfig | Awaitable[str | PoolConfig]:
         """Return the ID of the session pool of *request*, or a pool dict.
 
         A pool dict (:class:`PoolConfig`) has an ``id`` key and optionally
@@ -209,7 +209,9 @@ class SessionConfig:
             return bool(set_location.get("status") == "success")
         return True
 
-    def process_request(self, request: Request) -> Request | None:
+    def process_request(
+        self, request: Request
+    ) -> Request | Awaitable[Request | None] | None:
         """Change *request* after it got its session, or return a new one.
 
         Return ``None`` to send *request* (changed in place or not) or a

@@ -48,6 +48,15 @@ def _is_dummy_response(response: Response) -> bool:
     return isinstance(response, DummyResponse)
 
 
+def _sync_result(value: Any) -> Any:
+    """Return *value*, or ``None`` if it must be awaited (closing coroutines)."""
+    if inspect.isawaitable(value):
+        if inspect.iscoroutine(value):
+            value.close()
+        return None
+    return value
+
+
 class SessionManager:
     """Assigns sessions to requests and keeps the pools of a crawler healthy.
 
@@ -103,14 +112,13 @@ class SessionManager:
             return None
         config = self.config_for(request)
         try:
-            if not config.enabled(request) or not self._backend.handles(request):
+            enabled = _sync_result(config.enabled(request))
+            if not enabled or not self._backend.handles(request):
                 return None
-            value = config.pool(request)
+            value = _sync_result(config.pool(request))
         except Exception:  # noqa: BLE001
             return None
-        if inspect.isawaitable(value):
-            if inspect.iscoroutine(value):
-                value.close()
+        if value is None:
             return None
         try:
             return self._parse_pool(value, request)[0]
@@ -124,17 +132,26 @@ class SessionManager:
         ):
             return None
         config = self.config_for(request)
-        if not await call_hook(config, "enabled", request):
-            self._stats.increment_disabled()
-            return None
-        if not self._backend.handles(request):
-            return None
-        if self.is_closing:
-            raise IgnoreRequest("The spider is closing")
         async with self._closer.closing_on_fatal_error():
+            if not await self._call(config, "enabled", request):
+                self._stats.increment_disabled()
+                return None
+            if not self._backend.handles(request):
+                return None
+            if self.is_closing:
+                raise IgnoreRequest("The spider is closing")
             pool = await self._pool_for(request, config)
             session = await pool.acquire(request)
-        cookie_mode = bool(await call_hook(config, "cookie_mode", request))
+            cookie_mode = bool(await self._call(config, "cookie_mode", request))
+            self._attach(session, pool, request, cookie_mode=cookie_mode)
+            result: Request | None = await self._call(
+                config, "process_request", request
+            )
+        return result
+
+    def _attach(
+        self, session: Session, pool: Pool, request: Request, *, cookie_mode: bool
+    ) -> None:
         self._backend.apply(session, request, cookie_mode=cookie_mode)
         request.meta.setdefault(meta.DONT_MERGE_COOKIES, True)
         request.meta[meta.ASSIGNED_META_KEY] = True
@@ -147,12 +164,16 @@ class SessionManager:
             pool.id,
             extra={"spider": self._crawler.spider, "pool": pool.id},
         )
+
+    async def _call(self, config: SessionConfig, name: str, request: Request) -> Any:
+        """Call a hook of *config* for *request*, logging what it raises."""
         try:
-            result: Request | None = await call_hook(config, "process_request", request)
-        except Exception as exception:
-            log_hook_error(self._crawler, config, "process_request", request, exception)
+            return await call_hook(config, name, request)
+        except CloseSpider:
             raise
-        return result
+        except Exception as exception:
+            log_hook_error(self._crawler, config, name, request, exception)
+            raise
 
     async def check(self, response: Response, request: Request) -> bool:
         """Check *response*; ``False`` means: retry the request, new session."""
@@ -256,13 +277,13 @@ class SessionManager:
             ) from exception
         try:
             pool_id, options = self._parse_pool(value, request)
+            pool = self._pools.get(pool_id)
+            if pool is None:
+                pool = self._create_pool(pool_id, options)
         except PoolError as error:
             self._stats.increment_pool_error()
             logger.error("%s", error, extra={"spider": self._crawler.spider})
             raise
-        pool = self._pools.get(pool_id)
-        if pool is None:
-            pool = self._create_pool(pool_id, options)
         return pool
 
     def _parse_pool(

@@ -159,7 +159,12 @@ class Pool:
         """
         deadline = time.monotonic() + self._max_wait
         while True:
+            own = self._pending > 0 and not self.is_closed
             session, start = await self._reserve(request, deadline)
+            # A request that created its session waited for its init, not
+            # for its turn: the bound applies to waiting for other sessions.
+            if not own and start > deadline:
+                raise self._timeout(request)
             await self._sleep_until(start)
             if session.is_alive:
                 return session
@@ -223,13 +228,16 @@ class Pool:
                 waiter, timeout=max(0.0, deadline - time.monotonic())
             )
         except asyncio.TimeoutError:
-            raise SessionWaitTimeout(
-                f"Request {request} waited {self._max_wait:g} s for a session "
-                f"of pool {self.id!r} without getting one. Increase "
-                f"ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS or "
-                f"ZYTE_API_SESSION_QUEUE_WAIT_TIME, or make the pool larger. "
-                f"See {troubleshooting_link('wait-timeout')}"
-            ) from None
+            raise self._timeout(request) from None
+
+    def _timeout(self, request: Request) -> SessionWaitTimeout:
+        return SessionWaitTimeout(
+            f"Request {request} waited {self._max_wait:g} s for a session "
+            f"of pool {self.id!r} without getting one. Increase "
+            f"ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS or "
+            f"ZYTE_API_SESSION_QUEUE_WAIT_TIME, or make the pool larger. "
+            f"See {troubleshooting_link('wait-timeout')}"
+        )
 
     def _reserve_now(self, now: float) -> _Slot:
         session = min(self._sessions.values(), key=lambda s: s.next_use)

@@ -246,7 +246,7 @@ class PoolsSettings:
             pools=_read_pools(read, defaults),
             delay=delay,
             randomize_delay=randomize_delay,
-            jitter=read.number("DOWNLOAD_DELAY_JITTER", 0.5),
+            jitter=_jitter(settings, read),
             location=location,
             params=read.mapping("ZYTE_API_SESSION_PARAMS"),
             checker=read.component("ZYTE_API_SESSION_CHECKER"),
@@ -281,12 +281,25 @@ class PoolsSettings:
 _BY_CRAWLER: WeakKeyDictionary[Crawler, PoolsSettings] = WeakKeyDictionary()
 
 
+def _jitter(settings: BaseSettings, read: _SettingsReader) -> float:
+    """Magnitude of delay randomization, as Scrapy's downloader computes it.
+
+    DOWNLOAD_DELAY_JITTER, unless the deprecated RANDOMIZE_DOWNLOAD_DELAY is
+    set at a higher priority (then ±50% or nothing).
+    """
+    randomize_priority = settings.getpriority("RANDOMIZE_DOWNLOAD_DELAY") or 0
+    jitter_priority = settings.getpriority("DOWNLOAD_DELAY_JITTER") or 0
+    if (
+        randomize_priority > SETTINGS_PRIORITIES["default"]
+        and randomize_priority > jitter_priority
+    ):
+        return 0.5 if read.boolean("RANDOMIZE_DOWNLOAD_DELAY", default=True) else 0.0
+    return read.number("DOWNLOAD_DELAY_JITTER", 0.5)
+
+
 def _randomize_default(settings: BaseSettings, read: _SettingsReader) -> bool:
-    """Follow RANDOMIZE_DOWNLOAD_DELAY only if the user set it explicitly."""
-    priority = settings.getpriority("RANDOMIZE_DOWNLOAD_DELAY") or 0
-    if priority > SETTINGS_PRIORITIES["default"]:
-        return read.boolean("RANDOMIZE_DOWNLOAD_DELAY", default=True)
-    return read.number("DOWNLOAD_DELAY_JITTER", 0.5) > 0
+    """Randomize session delays when Scrapy randomizes download delays."""
+    return _jitter(settings, read) > 0
 
 
 def _read_pools(read: _SettingsReader, defaults: PoolOptions) -> dict[str, PoolOptions]:
@@ -338,7 +351,7 @@ def _read_retry_policy(read: _SettingsReader, settings: BaseSettings) -> Any:
         return DEFAULT_RETRY_POLICY_PATH
     if loaded is aggressive_retrying:
         return AGGRESSIVE_RETRY_POLICY_PATH
-    if policy in _SESSION_SAFE_POLICY_PATHS:
+    if any(loaded is load_object(path) for path in _SESSION_SAFE_POLICY_PATHS):
         return policy
     logger.warning(
         "ZYTE_API_RETRY_POLICY is set to a custom value (%r), which is also "

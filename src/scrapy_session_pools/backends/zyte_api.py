@@ -157,9 +157,13 @@ class ZyteAPIBackend:
         """Map a Zyte API error to what it says about the session."""
         if not isinstance(exception, RequestError):
             return None
-        if _problem_type(exception) == SESSION_EXPIRED:
+        problem = _problem_type(exception)
+        if problem == SESSION_EXPIRED:
             return Outcome.EXPIRED
-        if exception.status in DOWNLOAD_ERROR_STATUSES:
+        if (
+            exception.status in DOWNLOAD_ERROR_STATUSES
+            or problem == SESSION_CREATION_ERROR
+        ):
             return Outcome.ERROR
         return None
 
