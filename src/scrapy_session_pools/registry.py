@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from url_matcher import Patterns
@@ -35,6 +36,20 @@ class SessionConfigRulesRegistry(RulesRegistry):
         super().__init__(
             rules=[ApplyRule(for_patterns=Patterns(include=[""]), use=SessionConfig)]  # type: ignore[arg-type]  # web-poet types rules for page objects
         )
+
+    def add_rule(self, rule: ApplyRule) -> None:
+        """Register *rule*.
+
+        web-poet warns when two rules share URL patterns and an item class;
+        session configs have no item class, and a config that replaces
+        another one (``instead_of``) for the same URLs is the normal case, so
+        that warning is not shown.
+        """
+        with warnings.catch_warnings():
+            warnings.filterwarnings(
+                "ignore", message="The registry contains .* conflicting rules"
+            )
+            super().add_rule(rule)
 
     def session_config_cls(self, request: Request) -> type[SessionConfig]:
         """Return the session config class for the URL of *request*.
