@@ -156,7 +156,12 @@ body) chooses the scenario, so that each test states what it expects, e.g.
 optional and combine; a bad value gets a 400 ``/problem/bad-request`` problem.
 
 ``status=N``
-    The site's status code, returned as ``statusCode``. Default: 200.
+    The site's status code, returned as ``statusCode``. Default: 200, or 302
+    with ``redirect``.
+
+``redirect=URL``
+    The answer is a redirect to *URL*: status 302 (unless ``status`` says
+    otherwise) and a ``location`` header among ``httpResponseHeaders``.
 
 ``set_location=ok|fail|unsupported``
     The outcome of ``setLocation`` actions. Default: ``ok``.
@@ -355,6 +360,10 @@ class _FakeZyteAPI:
             answer["httpResponseBody"] = base64.b64encode(page.encode()).decode()
         if query.has_http_response_headers:
             answer["httpResponseHeaders"] = [dict(header) for header in _HEADERS]
+            if scenario.redirect:
+                answer["httpResponseHeaders"].append(
+                    {"name": "location", "value": scenario.redirect}
+                )
         if query.actions is not None:
             answer["actions"] = action_results
         if session is not None:

@@ -107,12 +107,15 @@ class _Scenario:
     creation_error: int = 0
     delay: float = 0.0
     set_cookies: tuple[tuple[str, str], ...] = ()
+    redirect: str | None = None
 
     @classmethod
     def from_url(cls, url: str) -> _Scenario:
         knobs = _Knobs(url)
+        redirect = knobs.text("redirect")
         return cls(
-            status=knobs.count("status", range(100, 600), "100 to 599") or 200,
+            status=knobs.count("status", range(100, 600), "100 to 599")
+            or (302 if redirect else 200),
             set_location=knobs.choice("set_location", _SET_LOCATION_ERRORS) or "ok",
             ban_after=knobs.count("ban_after"),
             error=knobs.count("error", _DOWNLOAD_ERRORS, "520 or 521"),
@@ -121,6 +124,7 @@ class _Scenario:
             creation_error=knobs.count("creation_error") or 0,
             delay=knobs.seconds("delay"),
             set_cookies=knobs.pairs("set_cookie"),
+            redirect=redirect,
         )
 
 
@@ -149,6 +153,9 @@ class _Knobs:
         if not value.isdigit() or (allowed is not None and int(value) not in allowed):
             raise self._invalid(name, value, expected)
         return int(value)
+
+    def text(self, name: str) -> str | None:
+        return self._last(name) or None
 
     def choice(self, name: str, allowed: Collection[str]) -> str | None:
         value = self._last(name)
