@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from tenacity import retry_base, retry_if_exception
 from zyte_api import AggressiveRetryFactory, RequestError, RetryFactory
 
 from scrapy_session_pools import meta
+from scrapy_session_pools.cookies import cookies_for_url, merge_cookies
 
 from . import InitFailure, Outcome
 
@@ -67,14 +69,6 @@ SESSION_DEFAULT_RETRY_POLICY: AsyncRetrying = SessionRetryFactory().build()
 SESSION_AGGRESSIVE_RETRY_POLICY: AsyncRetrying = AggressiveSessionRetryFactory().build()
 
 
-def _cookie_key(cookie: dict[str, Any]) -> tuple[str, str, str]:
-    return (
-        str(cookie.get("name", "")),
-        str(cookie.get("domain") or ""),
-        str(cookie.get("path") or "/"),
-    )
-
-
 class ZyteAPIBackend:
     """Sessions of Zyte API requests.
 
@@ -119,13 +113,27 @@ class ZyteAPIBackend:
             current = request.meta.get(meta_key)
             params = dict(current) if isinstance(current, dict) else {}
             if cookie_mode:
-                params["requestCookies"] = [dict(c) for c in session.cookies]
+                params["requestCookies"] = self._request_cookies(
+                    session, request, params.get("requestCookies")
+                )
                 params["responseCookies"] = True
             else:
                 params["session"] = {"id": session.id}
             request.meta[meta_key] = params
         if cookie_mode:
             request.meta[meta.COOKIE_SESSION_ID_META_KEY] = session.id
+
+    @staticmethod
+    def _request_cookies(session: Session, request: Request, own: Any) -> list[Any]:
+        """The session cookies for *request*, plus cookies the request set."""
+        cookies = cookies_for_url(session.cookies, request.url, time.time())
+        if isinstance(own, list):
+            names = {
+                (c.get("name"), c.get("domain")) for c in own if isinstance(c, dict)
+            }
+            cookies = [c for c in cookies if (c["name"], c["domain"]) not in names]
+            cookies.extend(own)
+        return cookies
 
     def session_id(self, request: Request) -> str | None:
         """Return the session ID of *request*, without logging if none."""
@@ -141,12 +149,13 @@ class ZyteAPIBackend:
     def update(self, session: Session, response: Response) -> None:
         """Merge the ``responseCookies`` of *response* into *session*'s jar."""
         raw = getattr(response, "raw_api_response", None)
-        if not isinstance(raw, dict) or "responseCookies" not in raw:
+        if not isinstance(raw, dict) or not isinstance(
+            raw.get("responseCookies"), list
+        ):
             return
-        jar = {_cookie_key(c): c for c in session.cookies}
-        for cookie in raw["responseCookies"] or []:
-            jar[_cookie_key(cookie)] = dict(cookie)
-        session.cookies = list(jar.values())
+        session.cookies = merge_cookies(
+            session.cookies, raw["responseCookies"], time.time()
+        )
 
     def replace_cookies(self, session: Session, response: Response) -> None:
         """Make the ``responseCookies`` of *response* the jar of *session*."""

@@ -159,6 +159,11 @@ optional and combine; a bad value gets a 400 ``/problem/bad-request`` problem.
     The site's status code, returned as ``statusCode``. Default: 200, or 302
     with ``redirect``.
 
+``delete_cookie=NAME`` (may repeat)
+    When ``responseCookies`` is true, the answer's ``responseCookies`` has a
+    cookie *NAME* for the target host with an empty value and ``"expires": 0``,
+    i.e. the website deletes that cookie.
+
 ``redirect=URL``
     The answer is a redirect to *URL*: status 302 (unless ``status`` says
     otherwise) and a ``location`` header among ``httpResponseHeaders``.
@@ -505,8 +510,8 @@ def _render_page(
 
 def _response_cookies(
     query: _ExtractRequest, scenario: _Scenario
-) -> list[dict[str, str]]:
-    cookies: dict[tuple[str, str, str], dict[str, str]] = {}
+) -> list[dict[str, Any]]:
+    cookies: dict[tuple[str, str, str], dict[str, Any]] = {}
     for cookie in query.request_cookies:
         echoed = {
             "name": cookie["name"],
@@ -522,6 +527,14 @@ def _response_cookies(
             "value": value,
             "domain": host,
             "path": "/",
+        }
+    for name in scenario.delete_cookies:
+        cookies[name, host, "/"] = {
+            "name": name,
+            "value": "",
+            "domain": host,
+            "path": "/",
+            "expires": 0,
         }
     return list(cookies.values())
 

@@ -108,6 +108,7 @@ class _Scenario:
     delay: float = 0.0
     set_cookies: tuple[tuple[str, str], ...] = ()
     redirect: str | None = None
+    delete_cookies: tuple[str, ...] = ()
 
     @classmethod
     def from_url(cls, url: str) -> _Scenario:
@@ -125,6 +126,7 @@ class _Scenario:
             delay=knobs.seconds("delay"),
             set_cookies=knobs.pairs("set_cookie"),
             redirect=redirect,
+            delete_cookies=knobs.texts("delete_cookie"),
         )
 
 
@@ -156,6 +158,9 @@ class _Knobs:
 
     def text(self, name: str) -> str | None:
         return self._last(name) or None
+
+    def texts(self, name: str) -> tuple[str, ...]:
+        return tuple(value for value in self._query.get(name, []) if value)
 
     def choice(self, name: str, allowed: Collection[str]) -> str | None:
         value = self._last(name)
