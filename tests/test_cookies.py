@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from scrapy import Request
 from scrapy.utils.defer import deferred_f_from_coro_f
@@ -13,11 +15,17 @@ from .helpers import run_crawl, session_stats, spider_of, spider_with, zyte_api_
 NOW = 1_000_000.0
 
 
-def cookie(name="a", value="1", domain="example.com", path="/", **extra):
+def cookie(
+    name: str = "a",
+    value: str = "1",
+    domain: str = "example.com",
+    path: str = "/",
+    **extra: Any,
+) -> dict[str, Any]:
     return {"name": name, "value": value, "domain": domain, "path": path, **extra}
 
 
-def names(cookies):
+def names(cookies: list[dict[str, Any]]) -> list[str]:
     return sorted(c["name"] for c in cookies)
 
 
