@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import logging
 import time
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -55,6 +56,28 @@ def _sync_result(value: Any) -> Any:
             value.close()
         return None
     return value
+
+
+#: The request whose response is being processed in the current task.
+_served_request: ContextVar[Request | None] = ContextVar(
+    "_served_request", default=None
+)
+
+
+def _inherit_session_meta(request: Request) -> None:
+    """Give a request sent on behalf of another one the session meta of it.
+
+    scrapy-poet providers (e.g. scrapy-zyte-api's ``ZyteApiProvider``)
+    download a new request for the URL of the request they serve, without
+    its meta; such a request must use the same kind of session (pool,
+    location, init parameters).
+    """
+    served = _served_request.get()
+    if served is None or served is request or served.url != request.url:
+        return
+    for key in meta.SESSION_META_KEYS:
+        if key in served.meta and key not in request.meta:
+            request.meta[key] = served.meta[key]
 
 
 class SessionManager:
@@ -131,6 +154,7 @@ class SessionManager:
             meta.ASSIGNED_META_KEY
         ):
             return None
+        _inherit_session_meta(request)
         config = self.config_for(request)
         async with self._closer.closing_on_fatal_error():
             if not await self._call(config, "enabled", request):
@@ -177,7 +201,12 @@ class SessionManager:
 
     async def check(self, response: Response, request: Request) -> bool:
         """Check *response*; ``False`` means: retry the request, new session."""
-        if _is_dummy_response(response) or meta.is_session_init_request(request):
+        if meta.is_session_init_request(request):
+            return True
+        # Requests that scrapy-poet providers send while this response is
+        # processed further (e.g. by InjectionMiddleware) serve *request*.
+        _served_request.set(request)
+        if _is_dummy_response(response):
             return True
         found = self._session_of(request)
         if found is None:

@@ -27,6 +27,9 @@ COOKIE_MODE = "zyte_api_session_cookie_mode"
 RETRY_POLICY = "zyte_api_retry_policy"
 DONT_MERGE_COOKIES = "dont_merge_cookies"
 
+#: Public meta keys that choose the session of a request.
+SESSION_META_KEYS = (ENABLED, POOL, PARAMS, LOCATION, COOKIE_MODE)
+
 #: Meta keys holding Zyte API parameters, in the order they are searched.
 ZYTE_API_META_KEYS = ("zyte_api", "zyte_api_automap", "zyte_api_provider")
 
