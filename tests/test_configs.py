@@ -77,7 +77,7 @@ async def test_location_config_hooks_run_only_for_requests_with_a_location(zyte_
                 "actions": [{"action": "setLocation", "address": location}],
             }
 
-        def location_check(self, response, request, location) -> bool:
+        def location_check(self, response, request, location):
             calls.append("location_check")
             return super().location_check(response, request, location)
 
