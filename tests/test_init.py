@@ -255,3 +255,92 @@ async def test_close_spider_from_enabled_closes_with_its_reason(zyte_api):
     )
     assert crawler.stats.get_value("finish_reason") == "not_allowed_here"
     assert zyte_api.state()["requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("meta", "settings", "expected"),
+    [
+        pytest.param({}, {}, ("https://example.com/from-params", []), id="nothing"),
+        pytest.param(
+            {"zyte_api_session_location": META_LOCATION},
+            {},
+            ("https://example.com/from-params", []),
+            id="meta-location-nullified",
+        ),
+        pytest.param(
+            {},
+            {"ZYTE_API_SESSION_LOCATION": SETTING_LOCATION},
+            ("https://example.com/from-params", []),
+            id="setting-location-nullified",
+        ),
+        pytest.param(
+            {"zyte_api_session_params": META_PARAMS},
+            {},
+            (META_PARAMS["url"], []),
+            id="meta-params-still-win",
+        ),
+        pytest.param(
+            {},
+            {"ZYTE_API_SESSION_PARAMS": SETTING_PARAMS},
+            (SETTING_PARAMS["url"], []),
+            id="setting-params-still-win",
+        ),
+    ],
+)
+@deferred_f_from_coro_f
+async def test_params_override_that_ignores_location_nullifies_locations(
+    zyte_api, meta, settings, expected
+):
+    @session_config("example.com")
+    class ParamsOnly(SessionConfig):
+        def params(self, request: Request) -> dict[str, Any]:
+            return {"url": "https://example.com/from-params", "browserHtml": True}
+
+    await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, **settings),
+        spider_with([Request(TARGET, meta=meta)]),
+    )
+    assert init_requests(zyte_api.state()) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("meta", "settings", "expected"),
+    [
+        pytest.param(
+            {"zyte_api_session_location": META_LOCATION},
+            {},
+            {"postalCode": "30003"},
+            id="meta-location-ignored",
+        ),
+        pytest.param(
+            {},
+            {"ZYTE_API_SESSION_LOCATION": SETTING_LOCATION},
+            {"postalCode": "30003"},
+            id="setting-location-ignored",
+        ),
+        pytest.param(
+            {},
+            {
+                "ZYTE_API_SESSION_LOCATION": SETTING_LOCATION,
+                "ZYTE_API_SESSION_PARAMS": SETTING_PARAMS,
+            },
+            {},
+            id="setting-params-still-win",
+        ),
+    ],
+)
+@deferred_f_from_coro_f
+async def test_location_override_without_super_replaces_location_sources(
+    zyte_api, meta, settings, expected
+):
+    @session_config("example.com")
+    class FixedLocation(SessionConfig):
+        def location(self, request: Request) -> dict[str, str]:
+            return {"postalCode": "30003"}
+
+    await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, **settings),
+        spider_with([Request(TARGET, meta=meta)]),
+    )
+    [live] = zyte_api.state()["live_sessions"].values()
+    assert live["location"] == expected

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy.utils.misc import build_from_crawler
 
 from . import meta, stats
 from .backends import Outcome
@@ -123,7 +124,7 @@ class SessionManager:
         cls = session_config_registry.session_config_cls(request)
         config = self._configs.get(cls)
         if config is None:
-            config = self._configs[cls] = cls.from_crawler(self._crawler)
+            config = self._configs[cls] = build_from_crawler(cls, self._crawler)
         return config
 
     def get_pool(self, request: Request) -> str | None:
