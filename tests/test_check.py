@@ -89,6 +89,7 @@ async def test_checker_setting_replaces_the_default_check(zyte_api):
         "init/check-passed": 2,
         "use/check-passed": 2,
         "use/check-failed": 1,
+        "retired/check-failures": 1,
     }
     assert crawler.stats.get_value("retry/reason_count/session_expired") == 1
 
@@ -111,6 +112,7 @@ async def test_max_check_failures_keeps_the_session_until_reached(zyte_api):
         "init/check-passed": 2,
         "use/check-passed": 2,
         "use/check-failed": 2,
+        "retired/check-failures": 1,
     }
 
 
@@ -146,6 +148,7 @@ async def test_check_that_raises_is_logged_counted_and_the_request_retried(
         "init/check-passed": 2,
         "use/check-error": 1,
         "use/check-passed": 1,
+        "retired/check-error": 1,
     }
     assert "SessionConfig.check() raised an exception" in caplog.text
     assert "ValueError: checker bug" in caplog.text

@@ -18,6 +18,7 @@ async def test_download_error_discards_the_session_and_retries(zyte_api):
         "init/check-passed": 2,
         "use/check-passed": 3,
         "use/failed": 1,
+        "retired/errors": 1,
     }
     assert len(spider_of(crawler).responses) == 3
     assert crawler.stats.get_value("retry/reason_count/download_error") == 1
@@ -40,6 +41,7 @@ async def test_max_errors_keeps_a_session_until_it_has_that_many_errors(zyte_api
         "init/check-passed": 2,
         "use/check-passed": 2,
         "use/failed": 2,
+        "retired/errors": 1,
     }
 
 
@@ -55,6 +57,7 @@ async def test_expired_session_is_replaced_and_the_request_retried(zyte_api):
         "init/check-passed": 2,
         "use/check-passed": 3,
         "use/expired": 1,
+        "retired/expired": 1,
     }
     assert crawler.stats.get_value("retry/reason_count/session_expired") == 1
 

@@ -66,7 +66,10 @@ async def test_meta_key_enables_sessions_for_one_request(zyte_api):
 
 
 @deferred_f_from_coro_f
-async def test_session_goes_into_zyte_api_params_outside_transparent_mode(zyte_api):
+async def test_outside_transparent_mode_only_zyte_api_requests_get_zyte_sessions(
+    zyte_api,
+):
+    plain_url = zyte_api.url("/_state")
     crawler = await run_crawl(
         zyte_api_settings(
             zyte_api, ZYTE_API_TRANSPARENT_MODE=False, ZYTE_API_SESSION_POOL_SIZE=1
@@ -76,18 +79,22 @@ async def test_session_goes_into_zyte_api_params_outside_transparent_mode(zyte_a
                 Request(
                     "https://example.com/api", meta={"zyte_api": {"browserHtml": True}}
                 ),
-                Request("https://example.com/plain"),
+                Request(plain_url),
             ]
         ),
     )
-    [response] = spider_of(crawler).responses
-    assert response.url == "https://example.com/api"
-    assert response.meta["zyte_api"]["session"]["id"] == session_id_of(response)
+    by_url = {r.url: r for r in spider_of(crawler).responses}
+    api = by_url["https://example.com/api"]
+    assert api.meta["zyte_api"]["session"]["id"] == session_id_of(api)
+    # The plain request is not turned into a Zyte API request: it gets a
+    # plain HTTP session instead.
+    plain = by_url[plain_url]
+    assert "zyte_api" not in plain.meta
+    assert plain.meta["_session_pools_session_id"]
     assert session_stats(crawler) == {
-        "init/check-passed": 1,
-        "use/check-passed": 1,
+        "init/check-passed": 2,
+        "use/check-passed": 2,
     }
-    # The plain request is not turned into a Zyte API request.
     assert [e["url"] for e in zyte_api.state()["log"]] == [
         "https://example.com/api",
         "https://example.com/api",
@@ -95,13 +102,19 @@ async def test_session_goes_into_zyte_api_params_outside_transparent_mode(zyte_a
 
 
 @deferred_f_from_coro_f
-async def test_requests_that_skip_zyte_api_get_no_session(zyte_api):
+async def test_requests_that_skip_zyte_api_get_http_sessions(zyte_api):
+    plain_url = zyte_api.url("/_state")
     crawler = await run_crawl(
         zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1),
-        spider_with([Request("http://127.0.0.1:9/", meta={"zyte_api_automap": False})]),
+        spider_with([Request(plain_url, meta={"zyte_api_automap": False})]),
     )
-    assert session_stats(crawler) == {}
-    assert zyte_api.state()["requests"] == 0
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 1,
+    }
+    [response] = spider_of(crawler).responses
+    assert response.meta["_session_pools_kind"] == "http"
+    assert zyte_api.state()["log"] == []
 
 
 @deferred_f_from_coro_f

@@ -8,7 +8,8 @@ import pytest
 from scrapy import Request
 
 from scrapy_session_pools import get_request_session_id, is_session_init_request
-from scrapy_session_pools.pool import Pool, PoolOptions
+from scrapy_session_pools.pool import Pool
+from scrapy_session_pools.pool_options import PoolOptions
 from scrapy_session_pools.session import RetireReason, Session
 
 
@@ -61,7 +62,13 @@ def pool_with(options: PoolOptions, jitter: float) -> Pool:
         raise AssertionError("not called")
 
     return Pool(
-        "example.com", options, create_session=create, jitter=jitter, max_wait=1.0
+        "example.com",
+        options,
+        kind="zyte_api",
+        create_session=create,
+        on_retired=lambda session, reason: None,
+        jitter=jitter,
+        max_wait=1.0,
     )
 
 
@@ -97,7 +104,8 @@ def test_session_delay_varies_by_download_delay_jitter(options, jitter, low, hig
         ),
         pytest.param(
             {"szie": 1},
-            "unknown key 'szie' (expected some of size, delay, randomize_delay)",
+            "unknown key 'szie' (expected some of size, delay, randomize_delay, "
+            "max_age, max_idle, max_uses, max_concurrency, error_decay, kind)",
             id="unknown-key",
         ),
     ],

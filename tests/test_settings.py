@@ -8,7 +8,7 @@ from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_session_pools import InvalidSettings
-from scrapy_session_pools.pool import PoolOptions
+from scrapy_session_pools.pool_options import PoolOptions
 from scrapy_session_pools.settings import (
     AGGRESSIVE_RETRY_POLICY_PATH,
     DEFAULT_RETRY_POLICY_PATH,
@@ -46,6 +46,16 @@ def test_defaults_match_the_documented_defaults():
         retry_policy=DEFAULT_RETRY_POLICY_PATH,
         stats_per_pool=False,
         transparent_mode=False,
+        kind=None,
+        max_age=None,
+        max_idle=None,
+        max_uses=None,
+        max_concurrency=None,
+        error_decay=0.0,
+        blocked_status_codes=frozenset({401, 403}),
+        rate_limit_status_codes=frozenset({429, 503}),
+        profiles=(),
+        seeds={},
     )
     assert settings.max_wait == 60.0
 
@@ -120,12 +130,13 @@ def test_every_bad_setting_is_reported_at_once():
             "got 'maybe' (str)"
         ),
         (
-            "ZYTE_API_SESSION_POOLS['b']: expected a dict with the keys size, "
-            "delay, randomize_delay, got 3 (int)"
+            "ZYTE_API_SESSION_POOLS['b']: expected a dict of pool options "
+            "(see ZYTE_API_SESSION_POOLS), got 3 (int)"
         ),
         (
             "ZYTE_API_SESSION_POOLS['a']: unknown key 'sise' (expected some of "
-            "size, delay, randomize_delay)"
+            "size, delay, randomize_delay, max_age, max_idle, max_uses, "
+            "max_concurrency, error_decay, kind)"
         ),
         (
             "ZYTE_API_SESSION_CHECKER: expected a class or its import path, "

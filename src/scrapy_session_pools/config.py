@@ -7,7 +7,7 @@ import logging
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from scrapy import Request
+from scrapy import FormRequest, Request
 from scrapy.exceptions import CloseSpider
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.httpobj import urlparse_cached
@@ -90,6 +90,36 @@ class SessionConfig:
         """
         return bool(request.meta.get(meta.COOKIE_MODE, self._settings.cookie_mode))
 
+    def session_kind(self, request: Request) -> str | Awaitable[str | None] | None:
+        """Return the kind of session of *request*: ``"zyte_api"`` or ``"http"``.
+
+        ``None`` lets the pool decide (its ``kind`` option, see
+        :setting:`ZYTE_API_SESSION_POOLS` and :setting:`ZYTE_API_SESSION_KIND`),
+        and then the request: Zyte API sessions for requests sent through Zyte
+        API, HTTP sessions for the others.
+
+        Default: the :reqmeta:`zyte_api_session_kind` meta key, else ``None``.
+        """
+        value = request.meta.get(meta.KIND)
+        return str(value) if value else None
+
+    def profiles(
+        self, request: Request
+    ) -> list[dict[str, Any]] | Awaitable[list[dict[str, Any]]]:
+        """Return the profiles that the HTTP sessions of a new pool take in turn.
+
+        It is called once per pool, with the request that creates the pool.
+        A profile is a dict with an optional ``name``, ``proxy`` (a URL,
+        credentials allowed) and ``headers`` (e.g. a ``User-Agent``); see
+        :ref:`profiles`.
+
+        Default: :setting:`ZYTE_API_SESSION_PROFILES`.
+        """
+        return [
+            {"name": p.name, "proxy": p.proxy, "headers": dict(p.headers)}
+            for p in self._settings.profiles
+        ]
+
     def pool(self, request: Request) -> str | PoolConfig | Awaitable[str | PoolConfig]:
         """Return the ID of the session pool of *request*, or a pool dict.
 
@@ -155,6 +185,8 @@ class SessionConfig:
         It is only called if neither :reqmeta:`zyte_api_session_params` nor
         :setting:`ZYTE_API_SESSION_PARAMS` apply.
         """
+        if _is_http(request):
+            return {}
         location = self.location(request)
         if location:
             return {
@@ -181,6 +213,8 @@ class SessionConfig:
         """
         if self._checker is not None:
             return self._checker.check(response, request)  # type: ignore[no-any-return]  # user component
+        if _is_http(request):
+            return not meta.is_session_init_request(request) or response.status < 400
         raw = getattr(response, "raw_api_response", None)
         actions = raw.get("actions", []) if isinstance(raw, dict) else []
         location = self.location(request)
@@ -262,6 +296,12 @@ class SessionConfig:
             )
         params = deepcopy(params)
         url = params.pop("url", request.url)
+        if _is_http(request):
+            init_request = _http_init_request(url, params, request)
+            mark_init_step(InitStep.DOWNLOAD)
+            response = await download(init_request)
+            mark_init_step(InitStep.CHECK)
+            return bool(await call_hook(self, "check", response, response.request))
         init_meta: dict[str, Any] = {}
         if self.cookie_mode(request):
             if "responseCookies" in params and not params["responseCookies"]:
@@ -291,6 +331,44 @@ class SessionConfig:
         if not request.meta.get(meta.LOCATION) and self._settings.params:
             return dict(self._settings.params)
         return await call_hook(self, "params", request)
+
+
+_HTTP_PARAMS = ("method", "headers", "body", "formdata")
+
+
+def _is_http(request: Request) -> bool:
+    """Whether *request* (or the init request of its session) is plain HTTP."""
+    return request.meta.get(meta.KIND_META_KEY) == "http"
+
+
+def _http_init_request(url: str, params: dict[str, Any], request: Request) -> Request:
+    """Build the init request of an HTTP session from its parameters."""
+    unknown = sorted(set(params) - set(_HTTP_PARAMS))
+    if unknown:
+        raise TypeError(
+            f"Unknown session initialization parameter(s) {unknown} for the "
+            f"HTTP session of {request}; expected some of url, "
+            f"{', '.join(_HTTP_PARAMS)}"
+        )
+    # zyte_api_automap=False keeps the request off Zyte API in transparent mode.
+    init_meta = {meta.KIND_META_KEY: "http", "zyte_api_automap": False}
+    if "formdata" in params:
+        return FormRequest(
+            url,
+            method=params.get("method", "POST"),
+            formdata=params["formdata"],
+            headers=params.get("headers"),
+            meta=init_meta,
+            callback=NO_CALLBACK,
+        )
+    return Request(
+        url,
+        method=params.get("method", "GET"),
+        headers=params.get("headers"),
+        body=params.get("body"),
+        meta=init_meta,
+        callback=NO_CALLBACK,
+    )
 
 
 class LocationSessionConfig(SessionConfig):

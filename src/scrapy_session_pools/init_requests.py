@@ -1,17 +1,22 @@
-"""Session initialization: running init_session with a download callable."""
+"""Session creation: init_session with a download callable, retried as needed."""
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
 
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http.request import NO_CALLBACK
 
 from . import meta, stats
 from .backends import InitFailure
+from .errors import TooManyBadSessionInits, troubleshooting_link
 from .hooks import InitProgress, InitStep, call_hook, current_init, log_hook_error
+from .session import Session
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -20,9 +25,9 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from .backends.zyte_api import ZyteAPIBackend
     from .config import SessionConfig
-    from .session import Session
+    from .errors import SpiderCloser
+    from .pool import Pool
     from .settings import PoolsSettings
     from .stats import SessionStats
 
@@ -47,10 +52,11 @@ _RETRY_LATER_STATS = {
 
 
 class SessionInitializer:
-    """Runs :meth:`SessionConfig.init_session` and judges its outcome.
+    """Creates the sessions of pools with :meth:`SessionConfig.init_session`.
 
-    *is_closing* tells whether the crawl is stopping, in which case no init
-    request is sent any more.
+    *backends* maps session kinds to their backends; *closer* tells whether
+    the crawl is stopping (then no init request is sent any more) and closes
+    it when a pool has too many failed initializations in a row.
     """
 
     def __init__(
@@ -58,14 +64,80 @@ class SessionInitializer:
         crawler: Crawler,
         settings: PoolsSettings,
         session_stats: SessionStats,
-        backend: ZyteAPIBackend,
-        is_closing: Callable[[], bool],
+        backends: dict[str, Any],
+        closer: SpiderCloser,
     ) -> None:
         self._crawler = crawler
         self._settings = settings
         self._stats = session_stats
-        self._backend = backend
-        self._is_closing = is_closing
+        self._backends = backends
+        self._closer = closer
+        self._closed = asyncio.Event()
+        #: Sessions being initialized, by ID (their init requests need them).
+        self.initializing: dict[str, Session] = {}
+
+    def close(self) -> None:
+        """Stop waiting: no more retries after a delay."""
+        self._closed.set()
+
+    async def create(
+        self, pool: Pool, config: SessionConfig, request: Request, *, cookie_mode: bool
+    ) -> Session:
+        """Create a session of *pool* for *request*, trying until one is good.
+
+        Raises :exc:`~scrapy_session_pools.TooManyBadSessionInits` (closing
+        the spider) after too many failed initializations in a row.
+        """
+        async with self._closer.closing_on_fatal_error():
+            while True:
+                if self._closer.is_closing:
+                    raise IgnoreRequest("The spider is closing")
+                session = await self._new_session(pool)
+                outcome = await self.run(
+                    session, config, request, cookie_mode=cookie_mode
+                )
+                if outcome is InitOutcome.OK:
+                    pool.bad_inits = 0
+                    return session
+                if outcome is InitOutcome.RETRY_LATER:
+                    await self._sleep(self._settings.creation_retry_delay)
+                    continue
+                self._count_bad_init(pool)
+
+    async def _new_session(self, pool: Pool) -> Session:
+        session = Session(id=str(uuid4()), pool_id=pool.id, created_at=time.monotonic())
+        if pool.profiles:
+            profile, available_at = pool.profiles.take(time.time())
+            await self._sleep(available_at - time.time())
+            session.profile = profile
+        self._backends[pool.kind].start(session)
+        return session
+
+    def _count_bad_init(self, pool: Pool) -> None:
+        pool.bad_inits += 1
+        maximum = self._settings.max_bad_inits_for(pool.id)
+        if pool.bad_inits >= maximum:
+            logger.error(
+                "Pool %s had %d session initializations in a row fail; stopping "
+                "the crawl. Check the init parameters and checks of this pool, "
+                "or raise ZYTE_API_SESSION_MAX_BAD_INITS. See %s",
+                pool.id,
+                pool.bad_inits,
+                troubleshooting_link("bad-session-inits"),
+                extra={"spider": self._crawler.spider, "pool": pool.id},
+            )
+            raise TooManyBadSessionInits(
+                f"{pool.bad_inits} consecutive session initializations failed in "
+                f"pool {pool.id!r}"
+            )
+
+    async def _sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        try:
+            await asyncio.wait_for(self._closed.wait(), timeout=seconds)
+        except asyncio.TimeoutError:
+            return
 
     async def run(
         self,
@@ -80,6 +152,7 @@ class SessionInitializer:
         download = self._downloader(session, responses, cookie_mode=cookie_mode)
         progress = InitProgress()
         token = current_init.set(progress)
+        self.initializing[session.id] = session
         try:
             is_good = await call_hook(
                 config, "init_session", session.id, request, download
@@ -87,20 +160,21 @@ class SessionInitializer:
         except CloseSpider:
             raise
         except IgnoreRequest:
-            if self._is_closing():
+            if self._closer.is_closing:
                 raise
             return self._failed(session, request, stats.INIT_FAILED, "request ignored")
         except Exception as exception:  # noqa: BLE001
             return self._judge_exception(exception, progress, session, config, request)
         finally:
             current_init.reset(token)
+            self.initializing.pop(session.id, None)
         if not is_good:
             return self._failed(
                 session, request, stats.INIT_CHECK_FAILED, "the init check failed"
             )
         self._stats.increment(stats.INIT_CHECK_PASSED, session.pool_id)
         if cookie_mode and responses:
-            self._backend.replace_cookies(session, responses[-1])
+            self._backends["zyte_api"].replace_cookies(session, responses[-1])
         logger.debug(
             "Created session %s in pool %s",
             session.id,
@@ -117,7 +191,7 @@ class SessionInitializer:
         config: SessionConfig,
         request: Request,
     ) -> InitOutcome:
-        retry_later = self._backend.classify_init(exception)
+        retry_later = self._backends["zyte_api"].classify_init(exception)
         if retry_later is not None:
             self._stats.increment(_RETRY_LATER_STATS[retry_later], session.pool_id)
             logger.warning(
@@ -138,8 +212,8 @@ class SessionInitializer:
             self._stats.increment(stats.INIT_CHECK_ERROR, session.pool_id)
             return InitOutcome.FAILED
         if progress.step is None:
-            # Raised by a custom init_session() before or outside the default
-            # steps: a bug in user code, logged with its traceback.
+            # Raised by a custom init_session() outside the default steps
+            # and outside download(): a bug in user code.
             log_hook_error(self._crawler, config, "init_session", request, exception)
         return self._failed(session, request, stats.INIT_FAILED, repr(exception))
 
@@ -162,7 +236,7 @@ class SessionInitializer:
         async def download(request: Request) -> Response:
             progress = current_init.get()
             step_before, progress.step = progress.step, InitStep.DOWNLOAD
-            if self._is_closing():
+            if self._closer.is_closing:
                 raise IgnoreRequest("The spider is closing")
             prepared = self._prepare(session, request, cookie_mode=cookie_mode)
             assert self._crawler.engine is not None
@@ -179,16 +253,21 @@ class SessionInitializer:
         init_meta = dict(request.meta)
         init_meta[meta.SESSION_INIT_META_KEY] = True
         init_meta.setdefault(meta.DONT_MERGE_COOKIES, True)
-        init_meta.setdefault(meta.RETRY_POLICY, self._settings.retry_policy)
-        if cookie_mode:
-            init_meta.setdefault(meta.COOKIE_SESSION_ID_META_KEY, session.id)
+        if session.state is not None:
+            # An HTTP session: the middleware applies its cookie jar and
+            # profile to each request of the chain, redirects included.
+            init_meta[meta.SESSION_ID_META_KEY] = session.id
         else:
-            current = init_meta.get("zyte_api")
-            params = dict(current) if isinstance(current, dict) else {}
-            if "session" not in params:
-                params["session"] = {"id": session.id}
-            elif params["session"] is None:
-                del params["session"]
-            init_meta["zyte_api"] = params
+            init_meta.setdefault(meta.RETRY_POLICY, self._settings.retry_policy)
+            if cookie_mode:
+                init_meta.setdefault(meta.COOKIE_SESSION_ID_META_KEY, session.id)
+            else:
+                current = init_meta.get("zyte_api")
+                params = dict(current) if isinstance(current, dict) else {}
+                if "session" not in params:
+                    params["session"] = {"id": session.id}
+                elif params["session"] is None:
+                    del params["session"]
+                init_meta["zyte_api"] = params
         callback = request.callback if request.callback is not None else NO_CALLBACK
         return request.replace(meta=init_meta, callback=callback)

@@ -2,44 +2,45 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
 
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.utils.misc import build_from_crawler
 
 from . import meta, stats
 from .backends import Outcome
+from .backends.http import HTTPBackend
 from .backends.zyte_api import ZyteAPIBackend
-from .errors import (
-    PoolError,
-    SpiderCloser,
-    TooManyBadSessionInits,
-    troubleshooting_link,
-)
+from .errors import PoolError, SpiderCloser
 from .hooks import call_hook, log_hook_error
-from .init_requests import InitOutcome, SessionInitializer
-from .pool import Pool, PoolOptions
+from .identities import Profile, parse_profiles
+from .init_requests import SessionInitializer
+from .pool_registry import PoolRegistry, parse_pool_value
 from .registry import session_config_registry
 from .session import RetireReason, Session
 from .stats import SessionStats
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Iterator
 
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
     from .config import SessionConfig
+    from .pool import Pool
     from .settings import PoolsSettings
 
 logger = logging.getLogger(__name__)
+
+#: The request whose response is being processed in the current task.
+_served_request: ContextVar[Request | None] = ContextVar(
+    "_served_request", default=None
+)
 
 
 def _is_dummy_response(response: Response) -> bool:
@@ -57,12 +58,6 @@ def _sync_result(value: Any) -> Any:
             value.close()
         return None
     return value
-
-
-#: The request whose response is being processed in the current task.
-_served_request: ContextVar[Request | None] = ContextVar(
-    "_served_request", default=None
-)
 
 
 def _inherit_session_meta(request: Request) -> None:
@@ -85,9 +80,10 @@ class SessionManager:
     """Assigns sessions to requests and keeps the pools of a crawler healthy.
 
     For each request it finds the :class:`~scrapy_session_pools.SessionConfig`
-    (by URL), the pool (with :meth:`SessionConfig.pool`) and a session of
-    that pool; for each response or error it decides whether the session
-    stays, and replaces the sessions it retires.
+    (by URL), the pool (with :meth:`SessionConfig.pool`), the kind of session
+    (Zyte API or plain HTTP) and a session of that pool; for each response or
+    error it decides whether the session stays, and replaces the sessions it
+    retires.
     """
 
     def __init__(self, crawler: Crawler, settings: PoolsSettings) -> None:
@@ -95,19 +91,24 @@ class SessionManager:
         self._settings = settings
         assert crawler.stats is not None
         self._stats = SessionStats(crawler.stats, per_pool=settings.stats_per_pool)
-        self._backend = ZyteAPIBackend(transparent_mode=settings.transparent_mode)
+        self._zyte_api = ZyteAPIBackend(transparent_mode=settings.transparent_mode)
+        self._backends: dict[str, Any] = {
+            "zyte_api": self._zyte_api,
+            "http": HTTPBackend(
+                blocked_status_codes=settings.blocked_status_codes,
+                rate_limit_status_codes=settings.rate_limit_status_codes,
+            ),
+        }
         self._closer = SpiderCloser(crawler, self._close_pools)
         self._initializer = SessionInitializer(
-            crawler,
-            settings,
-            self._stats,
-            self._backend,
-            lambda: self._closer.is_closing,
+            crawler, settings, self._stats, self._backends, self._closer
         )
-        self._pools: dict[str, Pool] = {}
-        self._bad_inits: dict[str, int] = {}
+        self._pools = PoolRegistry(
+            settings,
+            create_session=self._create_session,
+            on_retired=self._on_retired,
+        )
         self._configs: dict[type[SessionConfig], SessionConfig] = {}
-        self._closed = asyncio.Event()
 
     @property
     def is_closing(self) -> bool:
@@ -117,7 +118,7 @@ class SessionManager:
     @property
     def pools(self) -> Iterator[Pool]:
         """The pools created so far."""
-        return iter(list(self._pools.values()))
+        return iter(self._pools)
 
     def config_for(self, request: Request) -> SessionConfig:
         """Return the session config instance for the URL of *request*."""
@@ -136,24 +137,22 @@ class SessionManager:
             return None
         config = self.config_for(request)
         try:
-            enabled = _sync_result(config.enabled(request))
-            if not enabled or not self._backend.handles(request):
+            if not _sync_result(config.enabled(request)):
                 return None
             value = _sync_result(config.pool(request))
+            if value is None:
+                return None
+            return parse_pool_value(value, request)[0]
         except Exception:  # noqa: BLE001
-            return None
-        if value is None:
-            return None
-        try:
-            return self._parse_pool(value, request)[0]
-        except PoolError:
             return None
 
     async def assign(self, request: Request) -> Request | None:
         """Give *request* a session; return a replacement request, if any."""
-        if meta.is_session_init_request(request) or request.meta.get(
-            meta.ASSIGNED_META_KEY
-        ):
+        if meta.is_session_init_request(request):
+            self._apply_to_init_request(request)
+            return None
+        if request.meta.get(meta.ASSIGNED_META_KEY):
+            self._reapply(request)
             return None
         _inherit_session_meta(request)
         config = self.config_for(request)
@@ -161,13 +160,13 @@ class SessionManager:
             if not await self._call(config, "enabled", request):
                 self._stats.increment_disabled()
                 return None
-            if not self._backend.handles(request):
-                return None
             if self.is_closing:
                 raise IgnoreRequest("The spider is closing")
             pool = await self._pool_for(request, config)
             session = await pool.acquire(request)
-            cookie_mode = bool(await self._call(config, "cookie_mode", request))
+            cookie_mode = pool.kind == "zyte_api" and bool(
+                await self._call(config, "cookie_mode", request)
+            )
             self._attach(session, pool, request, cookie_mode=cookie_mode)
             result: Request | None = await self._call(
                 config, "process_request", request
@@ -177,11 +176,14 @@ class SessionManager:
     def _attach(
         self, session: Session, pool: Pool, request: Request, *, cookie_mode: bool
     ) -> None:
-        self._backend.apply(session, request, cookie_mode=cookie_mode)
+        self._backends[pool.kind].apply(session, request, cookie_mode=cookie_mode)
         request.meta.setdefault(meta.DONT_MERGE_COOKIES, True)
         request.meta[meta.ASSIGNED_META_KEY] = True
+        request.meta[meta.LEASE_META_KEY] = True
         request.meta[meta.POOL_META_KEY] = pool.id
-        request.meta.setdefault(meta.RETRY_POLICY, self._settings.retry_policy)
+        request.meta[meta.KIND_META_KEY] = pool.kind
+        if pool.kind == "zyte_api":
+            request.meta.setdefault(meta.RETRY_POLICY, self._settings.retry_policy)
         logger.debug(
             "Request %s uses session %s of pool %s",
             request,
@@ -189,6 +191,18 @@ class SessionManager:
             pool.id,
             extra={"spider": self._crawler.spider, "pool": pool.id},
         )
+
+    def _reapply(self, request: Request) -> None:
+        """Refresh the cookies of a redirected request of an HTTP session."""
+        found = self._session_of(request)
+        if found is not None and found[1] is not None and found[0].kind == "http":
+            self._backends["http"].apply(found[1], request, cookie_mode=False)
+
+    def _apply_to_init_request(self, request: Request) -> None:
+        session_id = request.meta.get(meta.SESSION_ID_META_KEY)
+        session = self._initializer.initializing.get(str(session_id))
+        if session is not None:
+            self._backends["http"].apply(session, request, cookie_mode=False)
 
     async def _call(self, config: SessionConfig, name: str, request: Request) -> Any:
         """Call a hook of *config* for *request*, logging what it raises."""
@@ -203,6 +217,10 @@ class SessionManager:
     async def check(self, response: Response, request: Request) -> bool:
         """Check *response*; ``False`` means: retry the request, new session."""
         if meta.is_session_init_request(request):
+            session_id = request.meta.get(meta.SESSION_ID_META_KEY)
+            session = self._initializer.initializing.get(str(session_id))
+            if session is not None:
+                self._backends["http"].update(session, response)
             return True
         # Requests that scrapy-poet providers send while this response is
         # processed further (e.g. by InjectionMiddleware) serve *request*.
@@ -213,6 +231,18 @@ class SessionManager:
         if found is None:
             return True
         pool, session = found
+        self._release(pool, session, request)
+        backend = self._backends[pool.kind]
+        if session is not None and pool.kind == "http":
+            backend.update(session, response)
+        verdict = backend.judge(response)
+        if verdict is not None:
+            return self._judge(pool, session, request, verdict.outcome, verdict.pause)
+        return await self._check(pool, session, response, request)
+
+    async def _check(
+        self, pool: Pool, session: Session | None, response: Response, request: Request
+    ) -> bool:
         config = self.config_for(request)
         try:
             async with self._closer.closing_on_fatal_error():
@@ -226,14 +256,44 @@ class SessionManager:
             return False
         if is_good:
             self._stats.increment(stats.USE_CHECK_PASSED, pool.id)
-            if session is not None and meta.COOKIE_SESSION_ID_META_KEY in request.meta:
-                self._backend.update(session, response)
+            if session is not None:
+                session.record_success(pool.options.error_decay)
+                if session.profile is not None:
+                    pool.profiles.record_success(session.profile)
+                if meta.COOKIE_SESSION_ID_META_KEY in request.meta:
+                    self._zyte_api.update(session, response)
             return True
         self._stats.increment(stats.USE_CHECK_FAILED, pool.id)
         if session is not None and session.record_check_failure(
             self._settings.max_check_failures
         ):
             self._retire(pool, session, RetireReason.CHECK_FAILURES, request)
+        return False
+
+    def _judge(
+        self,
+        pool: Pool,
+        session: Session | None,
+        request: Request,
+        outcome: Outcome,
+        pause: float,
+    ) -> bool:
+        if outcome is Outcome.BLOCKED:
+            self._stats.increment(stats.USE_BLOCKED, pool.id)
+            if session is not None and session.profile is not None:
+                rest = pool.profiles.record_ban(session.profile, time.time())
+                logger.debug(
+                    "Profile %s of pool %s rests %g s after a ban",
+                    session.profile.name,
+                    pool.id,
+                    rest,
+                    extra={"spider": self._crawler.spider, "pool": pool.id},
+                )
+            self._retire(pool, session, RetireReason.BLOCKED, request)
+            return False
+        self._stats.increment(stats.USE_RATE_LIMITED, pool.id)
+        if session is not None:
+            session.next_use = max(session.next_use, time.monotonic() + pause)
         return False
 
     def report_exception(
@@ -246,7 +306,8 @@ class SessionManager:
         if found is None:
             return None
         pool, session = found
-        outcome = self._backend.classify(exception)
+        self._release(pool, session, request)
+        outcome: Outcome | None = self._backends[pool.kind].classify(exception)
         if outcome is Outcome.EXPIRED:
             self._stats.increment(stats.USE_EXPIRED, pool.id)
             self._retire(pool, session, RetireReason.EXPIRED, request)
@@ -261,18 +322,23 @@ class SessionManager:
         self._close_pools("finished")
 
     def _close_pools(self, reason: str) -> None:
-        self._closed.set()
-        for pool in self._pools.values():
+        self._initializer.close()
+        for pool in self._pools:
             pool.close()
         logger.debug("Closed %d session pool(s): %s", len(self._pools), reason)
 
     def _session_of(self, request: Request) -> tuple[Pool, Session | None] | None:
         pool_id = request.meta.get(meta.POOL_META_KEY)
-        pool = self._pools.get(pool_id) if isinstance(pool_id, str) else None
+        kind = request.meta.get(meta.KIND_META_KEY, "zyte_api")
+        pool = self._pools.get(kind, pool_id) if isinstance(pool_id, str) else None
         if pool is None:
             return None
-        session_id = self._backend.session_id(request)
+        session_id = self._backends[pool.kind].session_id(request)
         return pool, pool.get(session_id) if session_id else None
+
+    def _release(self, pool: Pool, session: Session | None, request: Request) -> None:
+        if request.meta.pop(meta.LEASE_META_KEY, False) and session is not None:
+            pool.release(session)
 
     def _retire(
         self,
@@ -281,8 +347,11 @@ class SessionManager:
         reason: RetireReason,
         request: Request,
     ) -> None:
-        if session is None or not pool.retire(session, reason):
-            return
+        if session is not None:
+            pool.retire(session, reason, request)
+
+    def _on_retired(self, pool: Pool, session: Session, reason: RetireReason) -> None:
+        self._stats.increment_retired(reason.value, pool.id)
         logger.debug(
             "Retired session %s of pool %s (%s) after %d use(s)",
             session.id,
@@ -291,8 +360,6 @@ class SessionManager:
             session.uses,
             extra={"spider": self._crawler.spider, "pool": pool.id},
         )
-        if not self.is_closing:
-            pool.refill(request)
 
     async def _pool_for(self, request: Request, config: SessionConfig) -> Pool:
         try:
@@ -306,107 +373,75 @@ class SessionManager:
                 f"{type(config).__qualname__}.pool() raised {exception!r} for {request}"
             ) from exception
         try:
-            pool_id, options = self._parse_pool(value, request)
-            pool = self._pools.get(pool_id)
+            pool_id, mapping = parse_pool_value(value, request)
+            options = self._pools.options_for(pool_id, mapping)
+            kind = await self._kind(config, request, options.kind)
+            pool = self._pools.get(kind, pool_id)
             if pool is None:
-                pool = self._create_pool(pool_id, options)
+                pool = await self._create_pool(pool_id, options, kind, config, request)
         except PoolError as error:
             self._stats.increment_pool_error()
             logger.error("%s", error, extra={"spider": self._crawler.spider})
             raise
+        request.meta[meta.KIND_META_KEY] = kind
         return pool
 
-    def _parse_pool(
-        self, value: Any, request: Request
-    ) -> tuple[str, Mapping[str, Any] | None]:
-        if isinstance(value, str) and value:
-            return value, None
-        if isinstance(value, dict) and isinstance(value.get("id"), str) and value["id"]:
-            return value["id"], {k: v for k, v in value.items() if k != "id"}
-        raise PoolError(
-            f"The session pool of {request} must be a non-empty string or a "
-            f"dict with an 'id' key, got {value!r}. See "
-            f"{troubleshooting_link('pool-error')}"
-        )
+    async def _kind(
+        self, config: SessionConfig, request: Request, pool_kind: str | None
+    ) -> str:
+        chosen = await self._call(config, "session_kind", request) or pool_kind
+        if chosen is None:
+            return "zyte_api" if self._zyte_api.handles(request) else "http"
+        if chosen not in self._backends:
+            raise PoolError(
+                f"{type(config).__qualname__}.session_kind() returned {chosen!r} "
+                f"for {request}; expected 'zyte_api' or 'http'"
+            )
+        return str(chosen)
 
-    def _create_pool(
-        self, pool_id: str, options_mapping: Mapping[str, Any] | None
+    async def _create_pool(
+        self,
+        pool_id: str,
+        options: Any,
+        kind: str,
+        config: SessionConfig,
+        request: Request,
     ) -> Pool:
-        options = self._settings.pools.get(pool_id)
-        if options is None:
-            defaults = self._settings.default_pool_options
+        profiles: tuple[Profile, ...] = ()
+        if kind == "http":
+            raw = await self._call(config, "profiles", request)
             try:
-                options = (
-                    PoolOptions.from_mapping(options_mapping, defaults)
-                    if options_mapping
-                    else defaults
+                profiles = tuple(
+                    p if isinstance(p, Profile) else parse_profiles([p])[0]
+                    for p in raw or ()
                 )
             except ValueError as error:
                 raise PoolError(
-                    f"Bad options for session pool {pool_id!r}: {error}"
+                    f"{type(config).__qualname__}.profiles() returned a bad "
+                    f"profile for pool {pool_id!r}: {error}"
                 ) from error
-
-        async def create_session(request: Request) -> Session:
-            return await self._create_session(pool_id, request)
-
-        pool = Pool(
-            pool_id,
-            options,
-            create_session=create_session,
-            jitter=self._settings.jitter,
-            max_wait=self._settings.max_wait,
-        )
-        self._pools[pool_id] = pool
-        logger.info(
-            "Created session pool %s (size %d, delay %g s)",
-            pool_id,
-            options.size,
-            options.delay,
-            extra={"spider": self._crawler.spider, "pool": pool_id},
-        )
+        pool, _ = self._pools.get_or_create(pool_id, options, kind, profiles)
+        pool.seed(self._seed_sessions(pool))
         return pool
 
-    async def _create_session(self, pool_id: str, request: Request) -> Session:
+    def _seed_sessions(self, pool: Pool) -> list[Session]:
+        sessions = []
+        for index, seed in enumerate(self._settings.seeds.get(pool.id, ())):
+            session = Session(
+                id=f"seed-{pool.id}-{index}",
+                pool_id=pool.id,
+                created_at=time.monotonic(),
+                profile=seed.profile,
+            )
+            self._backends[pool.kind].start(session, seed.cookies)
+            sessions.append(session)
+        return sessions
+
+    async def _create_session(self, pool: Pool, request: Request) -> Session:
         config = self.config_for(request)
-        cookie_mode = bool(await call_hook(config, "cookie_mode", request))
-        async with self._closer.closing_on_fatal_error():
-            while True:
-                if self.is_closing:
-                    raise IgnoreRequest("The spider is closing")
-                session = Session(
-                    id=str(uuid4()), pool_id=pool_id, created_at=time.monotonic()
-                )
-                outcome = await self._initializer.run(
-                    session, config, request, cookie_mode=cookie_mode
-                )
-                if outcome is InitOutcome.OK:
-                    self._bad_inits[pool_id] = 0
-                    return session
-                if outcome is InitOutcome.RETRY_LATER:
-                    await self._sleep(self._settings.creation_retry_delay)
-                    continue
-                self._count_bad_init(pool_id)
-
-    def _count_bad_init(self, pool_id: str) -> None:
-        count = self._bad_inits[pool_id] = self._bad_inits.get(pool_id, 0) + 1
-        maximum = self._settings.max_bad_inits_for(pool_id)
-        if count >= maximum:
-            logger.error(
-                "Pool %s had %d session initializations in a row fail; stopping "
-                "the crawl. Check the init parameters and checks of this pool, "
-                "or raise ZYTE_API_SESSION_MAX_BAD_INITS. See %s",
-                pool_id,
-                count,
-                troubleshooting_link("bad-session-inits"),
-                extra={"spider": self._crawler.spider, "pool": pool_id},
-            )
-            raise TooManyBadSessionInits(
-                f"{count} consecutive session initializations failed in pool "
-                f"{pool_id!r}"
-            )
-
-    async def _sleep(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._closed.wait(), timeout=seconds)
-        except asyncio.TimeoutError:
-            return
+        cookie_mode = pool.kind == "zyte_api" and bool(
+            await call_hook(config, "cookie_mode", request)
+        )
+        return await self._initializer.create(
+            pool, config, request, cookie_mode=cookie_mode
+        )

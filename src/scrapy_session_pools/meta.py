@@ -18,17 +18,24 @@ COOKIE_SESSION_ID_META_KEY = "_zyte_api_cookie_session_id"
 ASSIGNED_META_KEY = "_session_pools_assigned"
 #: Internal: the pool ID of the session a request was sent with.
 POOL_META_KEY = "_session_pools_pool"
+#: Internal: the kind of the session a request was sent with.
+KIND_META_KEY = "_session_pools_kind"
+#: Internal: the ID of the HTTP session a request was sent with.
+SESSION_ID_META_KEY = "_session_pools_session_id"
+#: Internal: the request counts as in flight for its session.
+LEASE_META_KEY = "_session_pools_lease"
 
 ENABLED = "zyte_api_session_enabled"
 POOL = "zyte_api_session_pool"
 PARAMS = "zyte_api_session_params"
 LOCATION = "zyte_api_session_location"
 COOKIE_MODE = "zyte_api_session_cookie_mode"
+KIND = "zyte_api_session_kind"
 RETRY_POLICY = "zyte_api_retry_policy"
 DONT_MERGE_COOKIES = "dont_merge_cookies"
 
 #: Public meta keys that choose the session of a request.
-SESSION_META_KEYS = (ENABLED, POOL, PARAMS, LOCATION, COOKIE_MODE)
+SESSION_META_KEYS = (ENABLED, POOL, PARAMS, LOCATION, COOKIE_MODE, KIND)
 
 #: Meta keys holding Zyte API parameters, in the order they are searched.
 ZYTE_API_META_KEYS = ("zyte_api", "zyte_api_automap", "zyte_api_provider")
@@ -50,9 +57,10 @@ def get_request_session_id(request: Request) -> str | None:
 
     Returns ``None`` (and logs a warning) if the request has no session.
     """
-    cookie_session_id = request.meta.get(COOKIE_SESSION_ID_META_KEY)
-    if cookie_session_id:
-        return str(cookie_session_id)
+    for key in (SESSION_ID_META_KEY, COOKIE_SESSION_ID_META_KEY):
+        session_id = request.meta.get(key)
+        if session_id:
+            return str(session_id)
     for key in ZYTE_API_META_KEYS:
         session_id = zyte_api_session_id(request.meta.get(key))
         if session_id is not None:

@@ -1,4 +1,4 @@
-"""Pool and PoolOptions: the sessions of one pool, their filling and waiting."""
+"""Pool: the sessions of one pool, their filling, renewal and fair waiting."""
 
 from __future__ import annotations
 
@@ -7,87 +7,44 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
 
 from .errors import SessionWaitTimeout, troubleshooting_link
+from .identities import ProfileRotation
+from .pool_options import PoolOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterator, Mapping
+    from collections.abc import Awaitable, Callable, Iterable, Iterator
 
     from scrapy import Request
 
-    from .session import RetireReason, Session
+    from .session import Limits, RetireReason, Session
 
 logger = logging.getLogger(__name__)
 
 _Slot = tuple["Session", float]
 
-
-@dataclass(frozen=True, slots=True)
-class PoolOptions:
-    """Options of one pool.
-
-    *size* is the number of sessions the pool keeps, *delay* the minimum
-    number of seconds between two uses of the same session, and
-    *randomize_delay* whether that delay varies randomly around its value
-    (by :setting:`DOWNLOAD_DELAY_JITTER`).
-    """
-
-    size: int = 8
-    delay: float = 0.0
-    randomize_delay: bool = True
-
-    #: Keys accepted in pool dicts.
-    KEYS = ("size", "delay", "randomize_delay")
-
-    @classmethod
-    def from_mapping(
-        cls, mapping: Mapping[str, Any], defaults: PoolOptions
-    ) -> PoolOptions:
-        """Return options from a pool dict, missing keys taken from *defaults*.
-
-        Raises :exc:`ValueError` describing every bad key or value.
-        """
-        problems = [
-            f"unknown key {key!r} (expected some of {', '.join(cls.KEYS)})"
-            for key in mapping
-            if key not in cls.KEYS
-        ]
-        size = mapping.get("size", defaults.size)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            problems.append(f"size: expected an integer >= 1, got {size!r}")
-            size = defaults.size
-        delay = mapping.get("delay", defaults.delay)
-        if isinstance(delay, bool) or not isinstance(delay, (int, float)) or delay < 0:
-            problems.append(f"delay: expected a number >= 0, got {delay!r}")
-            delay = defaults.delay
-        randomize = mapping.get("randomize_delay", defaults.randomize_delay)
-        if not isinstance(randomize, bool):
-            problems.append(
-                f"randomize_delay: expected True or False, got {randomize!r}"
-            )
-            randomize = defaults.randomize_delay
-        if problems:
-            raise ValueError("; ".join(problems))
-        return cls(size=size, delay=float(delay), randomize_delay=randomize)
+__all__ = ["Pool", "PoolOptions"]
 
 
 class Pool:
     """The sessions of one pool, handed out to requests fairly.
 
     *create_session* creates one session for the given triggering request (it
-    retries internally and raises when the pool cannot get one); *jitter* is
-    the magnitude of the random variation of the delay; *max_wait* bounds the
-    seconds a request waits for a session.
+    retries internally and raises when the pool cannot get one);
+    *on_retired* is told about every session that leaves the pool; *limits*
+    are the lifecycle limits of its sessions; *jitter* is the magnitude of
+    the random variation of the delay; *max_wait* bounds the seconds a
+    request waits for a session.
 
     The first :attr:`PoolOptions.size` requests each start a session and use
     it; later requests take the session that can be used the soonest.
-    Requests that find no session wait in first-come, first-served order
-    until one is created. Every use of a session is reserved in advance, so
-    waiting never polls.
+    Requests that find no usable session wait in first-come, first-served
+    order. Every use of a session is reserved in advance, so waiting never
+    polls. A session close to its age or uses limit is renewed in the
+    background; a session past a limit is retired before it is used.
     """
 
     def __init__(
@@ -95,7 +52,9 @@ class Pool:
         pool_id: str,
         options: PoolOptions,
         *,
+        kind: str,
         create_session: Callable[[Request], Awaitable[Session]],
+        on_retired: Callable[[Session, RetireReason], None],
         jitter: float,
         max_wait: float,
     ) -> None:
@@ -103,19 +62,29 @@ class Pool:
         self.id = pool_id
         #: The pool options.
         self.options = options
+        #: The kind of the sessions of the pool (``"zyte_api"`` or ``"http"``).
+        self.kind = kind
+        #: The lifecycle limits of the sessions of the pool.
+        self.limits: Limits = options.limits(kind)
         self._create_session = create_session
+        self._on_retired = on_retired
         self._jitter = jitter
         self._max_wait = max_wait
         self._pending = options.size
         self._sessions: dict[str, Session] = {}
+        self._seeds: deque[Session] = deque()
         self._waiters: deque[asyncio.Future[_Slot]] = deque()
         self._tasks: set[asyncio.Task[Session]] = set()
         self._closed = asyncio.Event()
         self._template: Request | None = None
-        #: Number of sessions created by the pool so far.
+        #: Number of sessions that joined the pool so far.
         self.created = 0
         #: Number of sessions retired so far, by reason.
         self.retired: Counter[RetireReason] = Counter()
+        #: The profiles that new sessions of the pool take in turn.
+        self.profiles = ProfileRotation(())
+        #: Consecutive failed initializations.
+        self.bad_inits = 0
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -142,6 +111,10 @@ class Pool:
         """Return the live session *session_id* of this pool, if any."""
         return self._sessions.get(session_id)
 
+    def seed(self, sessions: Iterable[Session]) -> None:
+        """Queue sessions made elsewhere; they are used before any new init."""
+        self._seeds.extend(sessions)
+
     def sample_delay(self) -> float:
         """Return the delay before the next use of a session."""
         delay = self.options.delay
@@ -153,6 +126,7 @@ class Pool:
     async def acquire(self, request: Request) -> Session:
         """Return a session for *request*, once it may be used.
 
+        The session counts *request* as in flight until :meth:`release`.
         Raises :exc:`~scrapy.exceptions.IgnoreRequest` if the pool closes
         meanwhile, :exc:`~scrapy_session_pools.SessionWaitTimeout` if no
         session is ready within the maximum wait.
@@ -164,10 +138,16 @@ class Pool:
             # A request that created its session waited for its init, not
             # for its turn: the bound applies to waiting for other sessions.
             if not own and start > deadline:
+                self.release(session)
                 raise self._timeout(request)
-            await self._sleep_until(start)
+            try:
+                await self._sleep_until(start)
+            except IgnoreRequest:
+                self.release(session)
+                raise
             if session.is_alive:
                 return session
+            self.release(session)
             logger.debug(
                 "Session %s of pool %s ended while request %s waited for it; "
                 "picking another one.",
@@ -176,24 +156,31 @@ class Pool:
                 request,
             )
 
-    def retire(self, session: Session, reason: RetireReason) -> bool:
-        """Remove *session* from the pool; ``False`` if it was already gone."""
+    def release(self, session: Session) -> None:
+        """Count one request of *session* as answered."""
+        session.in_flight = max(0, session.in_flight - 1)
+        if self.options.max_concurrency is not None:
+            self._serve_waiters()
+
+    def retire(
+        self, session: Session, reason: RetireReason, request: Request | None = None
+    ) -> bool:
+        """Remove *session* from the pool and start its replacement.
+
+        Returns ``False`` if it was already gone. The replacement is
+        initialized for the request that triggered the last successful
+        initialization of the pool (or *request* if there was none), so that
+        a request whose URL breaks sessions does not break replacements.
+        """
         if not session.retire(reason):
             return False
         self._sessions.pop(session.id, None)
         self.retired[reason] += 1
+        self._on_retired(session, reason)
+        template = self._template or request
+        if session.renewal is None and template is not None and not self.is_closed:
+            self._start_creation(template, None, None)
         return True
-
-    def refill(self, request: Request) -> None:
-        """Start creating a session in the background to replace a retired one.
-
-        The new session is initialized for the request that triggered the
-        last successful initialization of the pool, so that a request whose
-        URL breaks sessions does not break their replacements; *request* is
-        used if no session was ever created.
-        """
-        if not self.is_closed:
-            self._start_creation(self._template or request, None)
 
     def close(self) -> None:
         """Stop all work: cancel creations and release every waiting request."""
@@ -210,19 +197,16 @@ class Pool:
         if self._pending > 0:
             self._pending -= 1
             own: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
-            self._start_creation(request, own)
+            self._start_creation(request, own, None)
             return await own
-        if self._sessions:
-            return self._reserve_now(time.monotonic())
+        slot = self._reserve_now(time.monotonic()) if not self._waiters else None
+        if slot is not None:
+            return slot
         waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        if not self._tasks:
-            self._start_creation(request, None)
-        logger.debug(
-            "Request %s waits for a session of pool %s",
-            request,
-            self.id,
-        )
+        if not self._sessions and not self._tasks:
+            self._start_creation(request, None, None)
+        logger.debug("Request %s waits for a session of pool %s", request, self.id)
         try:
             return await asyncio.wait_for(
                 waiter, timeout=max(0.0, deadline - time.monotonic())
@@ -239,9 +223,37 @@ class Pool:
             f"See {troubleshooting_link('wait-timeout')}"
         )
 
-    def _reserve_now(self, now: float) -> _Slot:
-        session = min(self._sessions.values(), key=lambda s: s.next_use)
-        return session, session.reserve(now, self.sample_delay())
+    def _reserve_now(self, now: float) -> _Slot | None:
+        """Reserve the soonest usable session, or return ``None``."""
+        max_concurrency = self.options.max_concurrency
+        for session in sorted(self._sessions.values(), key=lambda s: s.next_use):
+            start = max(now, session.next_use)
+            reason = session.limit_reached(start, self.limits)
+            if reason is not None:
+                self.retire(session, reason)
+                continue
+            if max_concurrency is not None and session.in_flight >= max_concurrency:
+                continue
+            renewal = session.renewal_due(start, self.limits)
+            if renewal is not None and session.renewal is None and self._template:
+                session.renewal = renewal
+                self._start_creation(self._template, None, session)
+            session.in_flight += 1
+            return session, session.reserve(now, self.sample_delay())
+        return None
+
+    def _serve_waiters(self) -> None:
+        now = time.monotonic()
+        while self._waiters:
+            waiter = self._waiters[0]
+            if waiter.done():
+                self._waiters.popleft()
+                continue
+            slot = self._reserve_now(now)
+            if slot is None:
+                return
+            self._waiters.popleft()
+            waiter.set_result(slot)
 
     async def _sleep_until(self, start: float) -> None:
         wait = start - time.monotonic()
@@ -254,48 +266,67 @@ class Pool:
             raise IgnoreRequest(f"Session pool {self.id} closed")
 
     def _start_creation(
-        self, request: Request, owner: asyncio.Future[_Slot] | None
+        self,
+        request: Request,
+        owner: asyncio.Future[_Slot] | None,
+        renews: Session | None,
     ) -> None:
+        if self._seeds:
+            seed = self._seeds.popleft()
+            self._add(seed, request, owner, renews)
+            return
         task = asyncio.ensure_future(self._create_session(request))
         self._tasks.add(task)
-        task.add_done_callback(lambda done: self._on_created(done, request, owner))
+        task.add_done_callback(
+            lambda done: self._on_created(done, request, owner, renews)
+        )
 
     def _on_created(
         self,
         task: asyncio.Task[Session],
         request: Request,
         owner: asyncio.Future[_Slot] | None,
+        renews: Session | None,
     ) -> None:
         self._tasks.discard(task)
-        if task.cancelled():
-            error: BaseException = IgnoreRequest(f"Session pool {self.id} closed")
-            if owner is not None and not owner.done():
-                owner.set_exception(error)
-            return
-        exception = task.exception()
-        if exception is not None:
-            self._on_creation_failed(exception, owner)
-            return
-        session = task.result()
-        if self.is_closed:
+        if task.cancelled() or self.is_closed:
             if owner is not None and not owner.done():
                 owner.set_exception(IgnoreRequest(f"Session pool {self.id} closed"))
             return
+        exception = task.exception()
+        if exception is not None:
+            self._on_creation_failed(exception, owner, renews)
+            return
+        self._add(task.result(), request, owner, renews)
+
+    def _add(
+        self,
+        session: Session,
+        request: Request,
+        owner: asyncio.Future[_Slot] | None,
+        renews: Session | None,
+    ) -> None:
         now = time.monotonic()
-        session.next_use = now + self.sample_delay()
+        session.next_use = max(session.next_use, now + self.sample_delay())
+        session.last_use = max(session.last_use, now)
         self._sessions[session.id] = session
         self._template = request
         self.created += 1
+        if renews is not None and renews.is_alive and renews.renewal is not None:
+            self.retire(renews, renews.renewal)
         if owner is not None and not owner.done():
+            session.in_flight += 1
             owner.set_result((session, session.reserve(now, self.sample_delay())))
-        while self._waiters and self._sessions:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(self._reserve_now(now))
+        self._serve_waiters()
 
     def _on_creation_failed(
-        self, exception: BaseException, owner: asyncio.Future[_Slot] | None
+        self,
+        exception: BaseException,
+        owner: asyncio.Future[_Slot] | None,
+        renews: Session | None,
     ) -> None:
+        if renews is not None:
+            renews.renewal = None
         if owner is not None and not owner.done():
             owner.set_exception(exception)
         else:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 
 class RetireReason(enum.Enum):
-    """Why a session left its pool."""
+    """Why a session left its pool (the value is used in stat names)."""
 
-    #: Too many download errors (Zyte API 520/521).
+    #: Too many errors (Zyte API 520/521, connection errors through a proxy).
     ERRORS = "errors"
     #: Too many failed use checks.
     CHECK_FAILURES = "check-failures"
@@ -18,17 +19,42 @@ class RetireReason(enum.Enum):
     CHECK_ERROR = "check-error"
     #: The server said the session expired.
     EXPIRED = "expired"
-    #: The pool closed.
-    CLOSED = "closed"
+    #: The response had a blocked status code (e.g. 401 or 403).
+    BLOCKED = "blocked"
+    #: The session reached its maximum age.
+    MAX_AGE = "max-age"
+    #: The session stayed unused for longer than its maximum idle time.
+    MAX_IDLE = "max-idle"
+    #: The session reached its maximum number of uses.
+    MAX_USES = "max-uses"
+    #: Retired on request (control API).
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Lifecycle limits of the sessions of a pool.
+
+    *max_age* and *max_idle* are seconds (since creation, since the previous
+    use), *max_uses* a number of requests sent with the session (its
+    initialization requests not included); ``None`` means no limit. A session is renewed in the
+    background once it reaches *renew_at* (a fraction) of its age or uses
+    limit, so that it is replaced before it is used past the limit.
+    """
+
+    max_age: float | None = None
+    max_idle: float | None = None
+    max_uses: int | None = None
+    renew_at: float = 0.9
 
 
 @dataclass(slots=True, eq=False)
 class Session:
     """A session of a pool.
 
-    *id* is the session ID sent to the server, *pool_id* the pool the session
-    belongs to, *created_at* the monotonic time of its creation. The other
-    fields change as the session is used; :meth:`retire` ends it.
+    *id* is the session ID, *pool_id* the pool the session belongs to,
+    *created_at* the monotonic time of its creation. The other fields change
+    as the session is used; :meth:`retire` ends it.
     """
 
     id: str
@@ -36,16 +62,30 @@ class Session:
     created_at: float
     #: Monotonic time before which the session must not start another use.
     next_use: float = 0.0
-    #: Number of requests the session has been reserved for.
+    #: Monotonic time at which the last reserved use starts.
+    last_use: float = 0.0
+    #: Number of uses reserved so far (the initialization is not one).
     uses: int = 0
-    #: Download errors seen with this session.
-    errors: int = 0
-    #: Failed use checks seen with this session.
-    check_failures: int = 0
+    #: Requests sent with the session and not answered yet.
+    in_flight: int = 0
+    #: Error score: errors, minus what successes forgave.
+    errors: float = 0.0
+    #: Failed use checks, minus what successes forgave.
+    check_failures: float = 0.0
     #: Why the session ended, or ``None`` while it is alive.
     retire_reason: RetireReason | None = None
-    #: Cookies of the session in cookie mode (Zyte API ``responseCookies``).
+    #: The limit a replacement is being prepared for, if any.
+    renewal: RetireReason | None = None
+    #: Cookies of the session in Zyte API cookie mode.
     cookies: list[dict[str, Any]] = field(default_factory=list)
+    #: Transport state of the session's backend (e.g. an HTTP cookie jar).
+    state: Any = None
+    #: The profile (proxy, headers) of the session, if any.
+    profile: Any = None
+
+    def __post_init__(self) -> None:
+        if not self.last_use:
+            self.last_use = self.created_at
 
     @property
     def is_alive(self) -> bool:
@@ -60,11 +100,35 @@ class Session:
         """
         start = max(now, self.next_use)
         self.next_use = start + delay
+        self.last_use = start
         self.uses += 1
         return start
 
+    def limit_reached(self, start: float, limits: Limits) -> RetireReason | None:
+        """Return the limit that forbids a use starting at *start*, if any."""
+        if limits.max_uses is not None and self.uses >= limits.max_uses:
+            return RetireReason.MAX_USES
+        if limits.max_age is not None and start - self.created_at >= limits.max_age:
+            return RetireReason.MAX_AGE
+        if limits.max_idle is not None and start - self.last_use >= limits.max_idle:
+            return RetireReason.MAX_IDLE
+        return None
+
+    def renewal_due(self, start: float, limits: Limits) -> RetireReason | None:
+        """Return the limit that a use starting at *start* comes close to."""
+        if limits.max_uses is not None and self.uses + 1 >= math.ceil(
+            limits.max_uses * limits.renew_at
+        ):
+            return RetireReason.MAX_USES
+        if (
+            limits.max_age is not None
+            and start - self.created_at >= limits.max_age * limits.renew_at
+        ):
+            return RetireReason.MAX_AGE
+        return None
+
     def record_error(self, max_errors: int) -> bool:
-        """Count a download error; return ``True`` if the session must go."""
+        """Count an error; return ``True`` if the session must go."""
         self.errors += 1
         return self.errors >= max(1, max_errors)
 
@@ -73,10 +137,17 @@ class Session:
         self.check_failures += 1
         return self.check_failures >= max(1, max_check_failures)
 
+    def record_success(self, forgiveness: float) -> None:
+        """Count a good response: forgive *forgiveness* errors and failures."""
+        if forgiveness:
+            self.errors = max(0.0, self.errors - forgiveness)
+            self.check_failures = max(0.0, self.check_failures - forgiveness)
+
     def retire(self, reason: RetireReason) -> bool:
         """End the session; return ``False`` if it had already ended."""
         if self.retire_reason is not None:
             return False
         self.retire_reason = reason
         self.cookies = []
+        self.state = None
         return True

@@ -14,7 +14,8 @@ from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.misc import load_object
 
 from .errors import InvalidSettings
-from .pool import PoolOptions
+from .identities import Profile, Seed, parse_profiles, parse_seeds
+from .pool_options import SESSION_KINDS, PoolOptions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -124,6 +125,49 @@ class _SettingsReader:
             parsed[str(key)] = number
         return parsed
 
+    def raw(self, name: str) -> Any:
+        return self._settings.get(name)
+
+    def optional_number(self, name: str) -> float | None:
+        value = self._settings.get(name)
+        if value is None:
+            return None
+        try:
+            number = _strict_float(value)
+        except (TypeError, ValueError):
+            number = 0.0
+        if not number > 0:
+            self.problem(name, "a number > 0 (or None)", value)
+            return None
+        return number
+
+    def optional_integer(self, name: str) -> int | None:
+        value = self._settings.get(name)
+        if value is None:
+            return None
+        try:
+            number = _strict_int(value)
+        except (TypeError, ValueError):
+            number = 0
+        if number < 1:
+            self.problem(name, "an integer >= 1 (or None)", value)
+            return None
+        return number
+
+    def status_codes(self, name: str, default: set[int]) -> frozenset[int]:
+        value = self._settings.get(name)
+        if value is None:
+            return frozenset(default)
+        try:
+            codes = self._settings.getlist(name)
+            parsed = frozenset(_strict_int(code) for code in codes)
+        except (TypeError, ValueError):
+            parsed = frozenset({0})
+        if any(not 100 <= code <= 599 for code in parsed):
+            self.problem(name, "a list of HTTP status codes", value)
+            return frozenset(default)
+        return parsed
+
     def component(self, name: str) -> Any:
         value = self._settings.get(name)
         if value is None or value == "":
@@ -188,6 +232,16 @@ class PoolsSettings:
     retry_policy: Any = DEFAULT_RETRY_POLICY_PATH
     stats_per_pool: bool = False
     transparent_mode: bool = False
+    kind: str | None = None
+    max_age: float | None = None
+    max_idle: float | None = None
+    max_uses: int | None = None
+    max_concurrency: int | None = None
+    error_decay: float = 0.0
+    blocked_status_codes: frozenset[int] = frozenset({401, 403})
+    rate_limit_status_codes: frozenset[int] = frozenset({429, 503})
+    profiles: tuple[Profile, ...] = ()
+    seeds: Mapping[str, tuple[Seed, ...]] = field(default_factory=dict)
 
     @property
     def default_pool_options(self) -> PoolOptions:
@@ -196,6 +250,12 @@ class PoolsSettings:
             size=self.pool_size,
             delay=self.delay,
             randomize_delay=self.randomize_delay,
+            max_age=self.max_age,
+            max_idle=self.max_idle,
+            max_uses=self.max_uses,
+            max_concurrency=self.max_concurrency,
+            error_decay=self.error_decay,
+            kind=self.kind,
         )
 
     @property
@@ -231,8 +291,9 @@ class PoolsSettings:
             default=_randomize_default(settings, read),
         )
         pool_size = read.integer("ZYTE_API_SESSION_POOL_SIZE", 8, minimum=1)
+        lifecycle = _read_lifecycle(read)
         defaults = PoolOptions(
-            size=pool_size, delay=delay, randomize_delay=randomize_delay
+            size=pool_size, delay=delay, randomize_delay=randomize_delay, **lifecycle
         )
         location = read.mapping("ZYTE_API_SESSION_LOCATION")
         if any(not isinstance(v, str) for v in location.values()):
@@ -273,12 +334,54 @@ class PoolsSettings:
                 "ZYTE_API_SESSION_STATS_PER_POOL", default=False
             ),
             transparent_mode=read.boolean("ZYTE_API_TRANSPARENT_MODE", default=False),
+            **lifecycle,
+            **_read_http_sessions(read),
         )
         read.raise_if_invalid()
         return result
 
 
 _BY_CRAWLER: WeakKeyDictionary[Crawler, PoolsSettings] = WeakKeyDictionary()
+
+
+def _read_lifecycle(read: _SettingsReader) -> dict[str, Any]:
+    """Settings that are also pool options: limits, decay and kind."""
+    kind = read.raw("ZYTE_API_SESSION_KIND")
+    if kind is not None and kind not in SESSION_KINDS:
+        read.problem("ZYTE_API_SESSION_KIND", "'zyte_api' or 'http'", kind)
+        kind = None
+    return {
+        "max_age": read.optional_number("ZYTE_API_SESSION_MAX_AGE"),
+        "max_idle": read.optional_number("ZYTE_API_SESSION_MAX_IDLE"),
+        "max_uses": read.optional_integer("ZYTE_API_SESSION_MAX_USES"),
+        "max_concurrency": read.optional_integer("ZYTE_API_SESSION_MAX_CONCURRENCY"),
+        "error_decay": read.number("ZYTE_API_SESSION_ERROR_DECAY", 0.0),
+        "kind": kind,
+    }
+
+
+def _read_http_sessions(read: _SettingsReader) -> dict[str, Any]:
+    """Settings of HTTP sessions: ban signals, profiles and seeds."""
+    result: dict[str, Any] = {
+        "blocked_status_codes": read.status_codes(
+            "ZYTE_API_SESSION_BLOCKED_STATUS_CODES", {401, 403}
+        ),
+        "rate_limit_status_codes": read.status_codes(
+            "ZYTE_API_SESSION_RATE_LIMIT_STATUS_CODES", {429, 503}
+        ),
+    }
+    for name, key, parse in (
+        ("ZYTE_API_SESSION_PROFILES", "profiles", parse_profiles),
+        ("ZYTE_API_SESSION_SEEDS", "seeds", parse_seeds),
+    ):
+        value = read.raw(name)
+        if value is None:
+            continue
+        try:
+            result[key] = parse(value)
+        except ValueError as error:
+            read.problems.append(f"{name}: {error}")
+    return result
 
 
 def _jitter(settings: BaseSettings, read: _SettingsReader) -> float:
@@ -308,7 +411,7 @@ def _read_pools(read: _SettingsReader, defaults: PoolOptions) -> dict[str, PoolO
         if not isinstance(entry, dict):
             read.problem(
                 f"ZYTE_API_SESSION_POOLS[{pool_id!r}]",
-                "a dict with the keys size, delay, randomize_delay",
+                "a dict of pool options (see ZYTE_API_SESSION_POOLS)",
                 entry,
             )
             continue

@@ -23,6 +23,10 @@ USE_FAILED = "use/failed"
 USE_EXPIRED = "use/expired"
 USE_DISABLED = "use/disabled"
 POOL_ERROR = "pool-error"
+USE_BLOCKED = "use/blocked"
+USE_RATE_LIMITED = "use/rate-limited"
+#: Prefix of the stats counting retired sessions by reason.
+RETIRED = "retired/"
 
 #: Every per-pool stat name, in documentation order.
 POOL_STAT_NAMES = (
@@ -38,6 +42,8 @@ POOL_STAT_NAMES = (
     USE_CHECK_ERROR,
     USE_FAILED,
     USE_EXPIRED,
+    USE_BLOCKED,
+    USE_RATE_LIMITED,
 )
 
 
@@ -63,6 +69,10 @@ class SessionStats:
     def increment(self, name: str, pool_id: str | None = None) -> None:
         """Add one to the stat *name* of the pool *pool_id*."""
         self._stats.inc_value(self.key(name, pool_id))
+
+    def increment_retired(self, reason: str, pool_id: str) -> None:
+        """Count a session of the pool *pool_id* retired for *reason*."""
+        self._stats.inc_value(self.key(f"{RETIRED}{reason}", pool_id))
 
     def increment_disabled(self) -> None:
         """Count a request that reached the middleware with sessions disabled."""

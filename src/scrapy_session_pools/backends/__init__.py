@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -13,12 +14,25 @@ if TYPE_CHECKING:
 
 
 class Outcome(enum.Enum):
-    """What a failed download says about the session it used."""
+    """What a response or a failed download says about the session it used."""
 
     #: The server ended the session; replace it and retry the request.
     EXPIRED = "expired"
-    #: A download error counted against the session; retry the request.
+    #: An error counted against the session; retry the request.
     ERROR = "error"
+    #: The website banned the session; replace it and retry the request.
+    BLOCKED = "blocked"
+    #: The website asks to slow down; pause the session and retry the request.
+    RATE_LIMITED = "rate-limited"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a response says about its session: an outcome, maybe a pause."""
+
+    outcome: Outcome
+    #: Seconds the session must rest (rate limits).
+    pause: float = 0.0
 
 
 class InitFailure(enum.Enum):
@@ -44,6 +58,9 @@ class SessionBackend(Protocol):
 
     def update(self, session: Session, response: Response) -> None:
         """Record what a good *response* changes in *session* (e.g. cookies)."""
+
+    def judge(self, response: Response) -> Verdict | None:
+        """Return what *response* says about its session, before any check."""
 
     def classify(self, exception: BaseException) -> Outcome | None:
         """Return what *exception* says about the session, if anything."""

@@ -107,8 +107,7 @@ class ZyteAPIBackend:
         Nested dicts are replaced by copies, never changed in place, because
         ``Request.replace()`` shares them with other requests.
         """
-        key = self.params_key(request)
-        assert key is not None
+        key = self.params_key(request) or "zyte_api"
         for meta_key in (key, "zyte_api_provider"):
             current = request.meta.get(meta_key)
             params = dict(current) if isinstance(current, dict) else {}
@@ -156,6 +155,14 @@ class ZyteAPIBackend:
         session.cookies = merge_cookies(
             session.cookies, raw["responseCookies"], time.time()
         )
+
+    def start(self, session: Session, cookies: Any = ()) -> None:
+        """Give a new *session* the cookies of a seed (cookie mode)."""
+        session.cookies = [dict(cookie) for cookie in cookies]
+
+    def judge(self, response: Response) -> None:
+        """Zyte API reports bans as errors, not as responses."""
+        return
 
     def replace_cookies(self, session: Session, response: Response) -> None:
         """Make the ``responseCookies`` of *response* the jar of *session*."""

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING, Any
 from scrapy_session_pools.testing.server import SubprocessServer
 
 if TYPE_CHECKING:
+    from scrapy_session_pools.testing.proxy import FakeProxy
+    from scrapy_session_pools.testing.site import FakeSite
     from scrapy_session_pools.testing.zyte_api import FakeZyteAPI
 
-__all__ = ["FakeZyteAPI", "SubprocessServer"]
+__all__ = ["FakeProxy", "FakeSite", "FakeZyteAPI", "SubprocessServer"]
 
 
 def __getattr__(name: str) -> Any:
@@ -20,4 +22,12 @@ def __getattr__(name: str) -> Any:
         from scrapy_session_pools.testing.zyte_api import FakeZyteAPI  # noqa: PLC0415
 
         return FakeZyteAPI
+    if name == "FakeSite":
+        from scrapy_session_pools.testing.site import FakeSite  # noqa: PLC0415
+
+        return FakeSite
+    if name == "FakeProxy":
+        from scrapy_session_pools.testing.proxy import FakeProxy  # noqa: PLC0415
+
+        return FakeProxy
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

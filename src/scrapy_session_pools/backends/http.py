@@ -1,0 +1,166 @@
+"""Plain-HTTP sessions: a cookie jar and a profile (proxy, headers) per session."""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from http.cookiejar import Cookie
+from typing import TYPE_CHECKING, Any
+
+from scrapy.http.cookies import CookieJar
+from scrapy.settings.default_settings import RETRY_EXCEPTIONS
+from scrapy.utils.misc import load_object
+
+from scrapy_session_pools import meta
+
+from . import Outcome, Verdict
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from scrapy import Request
+    from scrapy.http import Response
+
+    from scrapy_session_pools.session import Session
+
+logger = logging.getLogger(__name__)
+
+#: Seconds a rate-limited session rests when the response has no
+#: ``Retry-After`` header.
+DEFAULT_RATE_LIMIT_PAUSE = 5.0
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions Scrapy retries by default: network and proxy failures."""
+    errors: list[type[BaseException]] = []
+    for path in RETRY_EXCEPTIONS:
+        if isinstance(path, type):
+            errors.append(path)
+            continue
+        try:
+            errors.append(load_object(str(path)))
+        except (ImportError, AttributeError, NameError):  # pragma: no cover
+            continue
+    return tuple(errors)
+
+
+def retry_after_seconds(response: Response, now: float) -> float:
+    """Return the pause that the ``Retry-After`` header of *response* asks for."""
+    value = response.headers.get(b"Retry-After")
+    if not value:
+        return DEFAULT_RATE_LIMIT_PAUSE
+    text = value.decode("latin-1").strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return DEFAULT_RATE_LIMIT_PAUSE
+    return max(0.0, moment.timestamp() - now)
+
+
+def _as_cookie(data: dict[str, Any]) -> Cookie:
+    domain = str(data["domain"])
+    expires = data.get("expires")
+    return Cookie(
+        version=0,
+        name=str(data["name"]),
+        value=str(data["value"]),
+        port=None,
+        port_specified=False,
+        domain=domain,
+        domain_specified=domain.startswith("."),
+        domain_initial_dot=domain.startswith("."),
+        path=str(data.get("path") or "/"),
+        path_specified=True,
+        secure=bool(data.get("secure", False)),
+        expires=int(expires) if isinstance(expires, (int, float)) else None,
+        discard=False,
+        comment=None,
+        comment_url=None,
+        rest={},
+    )
+
+
+class HTTPBackend:
+    """Sessions of plain HTTP requests.
+
+    Each session has its own cookie jar (Scrapy's, with the standard cookie
+    rules) and, optionally, a profile: a proxy and headers. Responses with a
+    status code in *blocked_status_codes* ban the session; those in
+    *rate_limit_status_codes* pause it for the ``Retry-After`` time; the
+    exceptions that Scrapy retries by default (connection errors, proxy
+    tunnel errors, timeouts) count as errors of the session.
+    """
+
+    def __init__(
+        self,
+        *,
+        blocked_status_codes: Iterable[int],
+        rate_limit_status_codes: Iterable[int],
+    ) -> None:
+        self._blocked = frozenset(blocked_status_codes)
+        self._rate_limited = frozenset(rate_limit_status_codes)
+        self._connection_errors = _connection_errors()
+
+    def handles(self, request: Request) -> bool:
+        """Any request can be sent with an HTTP session."""
+        return True
+
+    def start(self, session: Session, cookies: Iterable[dict[str, Any]] = ()) -> None:
+        """Give a new *session* its cookie jar, with *cookies* in it."""
+        jar = CookieJar()
+        for cookie in cookies:
+            jar.set_cookie(_as_cookie(cookie))
+        session.state = jar
+
+    def apply(self, session: Session, request: Request, *, cookie_mode: bool) -> None:
+        """Send *request* with the cookies and profile of *session*."""
+        jar = session.state
+        if isinstance(jar, CookieJar):
+            request.headers.pop(b"Cookie", None)
+            jar.add_cookie_header(request)
+        profile = session.profile
+        if profile is not None:
+            if profile.proxy:
+                request.meta["proxy"] = profile.proxy
+            for name, value in profile.headers:
+                request.headers[name] = value
+        request.meta[meta.SESSION_ID_META_KEY] = session.id
+        if "zyte_api" not in request.meta:
+            # In scrapy-zyte-api's transparent mode, keep it off Zyte API.
+            request.meta["zyte_api_automap"] = False
+
+    def session_id(self, request: Request) -> str | None:
+        """Return the ID of the HTTP session of *request*."""
+        value = request.meta.get(meta.SESSION_ID_META_KEY)
+        return str(value) if value else None
+
+    def update(self, session: Session, response: Response) -> None:
+        """Store the cookies that *response* sets in the jar of *session*."""
+        jar = session.state
+        if isinstance(jar, CookieJar) and response.request is not None:
+            jar.extract_cookies(response, response.request)
+
+    def judge(self, response: Response) -> Verdict | None:
+        """Return what the status of *response* says about its session."""
+        if response.status in self._blocked:
+            return Verdict(Outcome.BLOCKED)
+        if response.status in self._rate_limited:
+            return Verdict(
+                Outcome.RATE_LIMITED, pause=retry_after_seconds(response, time.time())
+            )
+        return None
+
+    def classify(self, exception: BaseException) -> Outcome | None:
+        """Connection errors count against the session (and its proxy)."""
+        if isinstance(exception, self._connection_errors):
+            return Outcome.ERROR
+        return None
+
+    def classify_init(self, exception: BaseException) -> None:
+        """No HTTP init failure is retried after a delay."""
+        return

@@ -1,0 +1,214 @@
+"""Client identities of HTTP sessions: profiles, their rotation, and seeds.
+
+A *profile* is what a session presents to a website besides its cookies: a
+proxy (possibly with credentials) and request headers such as User-Agent.
+A *seed* is a session made elsewhere (cookies from a browser, a profile)
+that a pool uses before it initializes sessions of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+#: Seconds a profile rests after its first ban; doubled with each further
+#: ban in a row, up to :data:`MAX_PROFILE_REST`.
+BASE_PROFILE_REST = 30.0
+MAX_PROFILE_REST = 30 * 60.0
+
+
+def redact_proxy(proxy: str | None) -> str | None:
+    """Return *proxy* with its credentials replaced by ``***``."""
+    if not proxy:
+        return proxy
+    parts = urlsplit(proxy)
+    if "@" not in parts.netloc:
+        return proxy
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A client identity: a proxy and headers, e.g. a User-Agent.
+
+    *name* identifies the profile in logs and stats; the proxy credentials
+    never appear in its :func:`repr`.
+    """
+
+    name: str
+    proxy: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def __repr__(self) -> str:
+        return (
+            f"Profile(name={self.name!r}, proxy={redact_proxy(self.proxy)!r}, "
+            f"headers={dict(self.headers)!r})"
+        )
+
+    @classmethod
+    def from_mapping(cls, value: Any, index: int) -> Profile:
+        """Build a profile from ``{"name"?, "proxy"?, "headers"?}``.
+
+        Raises :exc:`ValueError` describing what is wrong.
+        """
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a dict, got {value!r}")
+        unknown = sorted(set(value) - {"name", "proxy", "headers"})
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {', '.join(map(repr, unknown))} "
+                "(expected some of name, proxy, headers)"
+            )
+        proxy = value.get("proxy")
+        if proxy is not None and (
+            not isinstance(proxy, str)
+            or urlsplit(proxy).scheme not in {"http", "https"}
+        ):
+            raise ValueError(
+                f"proxy: expected an http(s):// URL, got {redact_proxy(str(proxy))!r}"
+            )
+        headers = value.get("headers", {})
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise ValueError(f"headers: expected a dict of strings, got {headers!r}")
+        name = value.get("name", f"profile-{index}")
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+        return cls(name=name, proxy=proxy, headers=tuple(headers.items()))
+
+
+@dataclass(slots=True)
+class _ProfileState:
+    bans_in_a_row: int = 0
+    rests_until: float = 0.0
+
+
+@dataclass(slots=True, eq=False)
+class ProfileRotation:
+    """Hands out profiles in turn, resting those whose sessions get banned.
+
+    Each new session takes the next profile that is not resting. A ban
+    makes its profile rest for :data:`BASE_PROFILE_REST` seconds, doubled
+    for every further ban in a row; a good response ends the streak.
+    """
+
+    profiles: tuple[Profile, ...]
+    _next: int = 0
+    _states: dict[str, _ProfileState] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.profiles)
+
+    def take(self, now: float) -> tuple[Profile, float]:
+        """Return the next profile and when it may be used (now or later)."""
+        count = len(self.profiles)
+        candidates = [self.profiles[(self._next + i) % count] for i in range(count)]
+        ready = [p for p in candidates if self._state(p).rests_until <= now]
+        profile = (
+            ready[0]
+            if ready
+            else min(candidates, key=lambda p: self._state(p).rests_until)
+        )
+        self._next = (self.profiles.index(profile) + 1) % count
+        return profile, max(now, self._state(profile).rests_until)
+
+    def record_ban(self, profile: Profile, now: float) -> float:
+        """Make *profile* rest after a ban; return the rest in seconds."""
+        state = self._state(profile)
+        state.bans_in_a_row += 1
+        rest: float = min(
+            MAX_PROFILE_REST, BASE_PROFILE_REST * 2.0 ** (state.bans_in_a_row - 1)
+        )
+        state.rests_until = now + rest
+        return rest
+
+    def record_success(self, profile: Profile) -> None:
+        """End the ban streak of *profile*."""
+        self._state(profile).bans_in_a_row = 0
+
+    def _state(self, profile: Profile) -> _ProfileState:
+        return self._states.setdefault(profile.name, _ProfileState())
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    """A session made elsewhere: cookies, plus an optional profile."""
+
+    cookies: tuple[dict[str, Any], ...] = ()
+    profile: Profile | None = None
+
+    @classmethod
+    def from_mapping(cls, value: Any, index: int) -> Seed:
+        """Build a seed from ``{"cookies"?, "proxy"?, "headers"?, "name"?}``.
+
+        Cookies are dicts with ``name``, ``value``, ``domain`` and optionally
+        ``path``, ``secure`` and ``expires``.
+        """
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a dict, got {value!r}")
+        cookies = value.get("cookies", [])
+        if not isinstance(cookies, list) or not all(
+            isinstance(c, dict) and {"name", "value", "domain"} <= set(c)
+            for c in cookies
+        ):
+            raise ValueError(
+                "cookies: expected a list of dicts with name, value and domain"
+            )
+        identity = {k: v for k, v in value.items() if k != "cookies"}
+        profile = (
+            Profile.from_mapping({"name": f"seed-{index}", **identity}, index)
+            if identity
+            else None
+        )
+        return cls(cookies=tuple(dict(c) for c in cookies), profile=profile)
+
+
+def parse_profiles(value: Any) -> tuple[Profile, ...]:
+    """Parse a list of profile dicts; raise :exc:`ValueError` if invalid."""
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"expected a list of profile dicts, got {value!r}")
+    problems, profiles = [], []
+    for index, item in enumerate(value):
+        try:
+            profiles.append(Profile.from_mapping(item, index))
+        except ValueError as error:
+            problems.append(f"[{index}]: {error}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return tuple(profiles)
+
+
+def parse_seeds(value: Any) -> dict[str, tuple[Seed, ...]]:
+    """Parse ``{pool_id: [seed, ...]}``, or the path of a JSON file of it."""
+    if isinstance(value, (str, Path)):
+        try:
+            value = json.loads(Path(value).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(
+                f"cannot read seeds from {str(value)!r}: {error}"
+            ) from error
+    if not isinstance(value, dict):
+        raise ValueError(
+            f"expected a dict of pool IDs to lists of seeds, got {value!r}"
+        )
+    problems: list[str] = []
+    seeds: dict[str, tuple[Seed, ...]] = {}
+    for pool_id, items in value.items():
+        if not isinstance(items, list):
+            problems.append(f"[{pool_id!r}]: expected a list of seeds")
+            continue
+        parsed = []
+        for index, item in enumerate(items):
+            try:
+                parsed.append(Seed.from_mapping(item, index))
+            except ValueError as error:
+                problems.append(f"[{pool_id!r}][{index}]: {error}")
+        seeds[str(pool_id)] = tuple(parsed)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return seeds

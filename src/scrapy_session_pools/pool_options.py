@@ -1,0 +1,119 @@
+"""PoolOptions: the validated options of one pool (size, delay, limits, kind)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from .session import Limits
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+#: Session kinds: Zyte API sessions and plain-HTTP sessions.
+SESSION_KINDS = ("zyte_api", "http")
+
+#: Limits of Zyte API sessions that no setting sets: Zyte API ends a session
+#: 15 minutes after its creation or after 2 minutes without use; these leave
+#: a safety margin.
+ZYTE_API_DEFAULT_MAX_AGE = 14 * 60.0
+ZYTE_API_DEFAULT_MAX_IDLE = 100.0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_Check = tuple["Callable[[Any], bool]", str]
+_CHECKS: dict[str, _Check] = {
+    "size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "delay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "randomize_delay": (lambda v: isinstance(v, bool), "True or False"),
+    "max_age": (lambda v: v is None or (_is_number(v) and v > 0), "a number > 0"),
+    "max_idle": (lambda v: v is None or (_is_number(v) and v > 0), "a number > 0"),
+    "max_uses": (lambda v: v is None or (_is_int(v) and v >= 1), "an integer >= 1"),
+    "max_concurrency": (
+        lambda v: v is None or (_is_int(v) and v >= 1),
+        "an integer >= 1",
+    ),
+    "error_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "kind": (lambda v: v is None or v in SESSION_KINDS, "'zyte_api' or 'http'"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """Options of one pool.
+
+    *size* is the number of sessions the pool keeps; *delay* the minimum
+    number of seconds between two uses of a session, varied randomly (by
+    :setting:`DOWNLOAD_DELAY_JITTER`) if *randomize_delay*; *max_age*,
+    *max_idle* and *max_uses* the lifecycle limits of its sessions (see
+    :class:`~scrapy_session_pools.session.Limits`); *max_concurrency* the
+    maximum number of requests a session may have in flight; *error_decay*
+    how much of its error score a session loses with each good response;
+    *kind* the kind of its sessions (``"zyte_api"`` or ``"http"``; ``None``:
+    decided by the request that creates the pool).
+    """
+
+    size: int = 8
+    delay: float = 0.0
+    randomize_delay: bool = True
+    max_age: float | None = None
+    max_idle: float | None = None
+    max_uses: int | None = None
+    max_concurrency: int | None = None
+    error_decay: float = 0.0
+    kind: str | None = None
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """Keys accepted in pool dicts."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_mapping(
+        cls, mapping: Mapping[str, Any], defaults: PoolOptions
+    ) -> PoolOptions:
+        """Return options from a pool dict, missing keys taken from *defaults*.
+
+        Raises :exc:`ValueError` describing every bad key or value.
+        """
+        problems = [
+            f"unknown key {key!r} (expected some of {', '.join(cls.keys())})"
+            for key in mapping
+            if key not in _CHECKS
+        ]
+        values: dict[str, Any] = {}
+        for key, (is_valid, expected) in _CHECKS.items():
+            if key not in mapping:
+                continue
+            value = mapping[key]
+            if not is_valid(value):
+                problems.append(f"{key}: expected {expected}, got {value!r}")
+            elif _is_number(value) and key not in {
+                "size",
+                "max_uses",
+                "max_concurrency",
+            }:
+                values[key] = float(value)
+            else:
+                values[key] = value
+        if problems:
+            raise ValueError("; ".join(problems))
+        return replace(defaults, **values)
+
+    def limits(self, kind: str) -> Limits:
+        """Return the lifecycle limits of sessions of *kind* in this pool."""
+        is_zyte_api = kind == "zyte_api"
+        max_age = self.max_age
+        if max_age is None and is_zyte_api:
+            max_age = ZYTE_API_DEFAULT_MAX_AGE
+        max_idle = self.max_idle
+        if max_idle is None and is_zyte_api:
+            max_idle = ZYTE_API_DEFAULT_MAX_IDLE
+        return Limits(max_age=max_age, max_idle=max_idle, max_uses=self.max_uses)

@@ -1,0 +1,125 @@
+"""PoolRegistry: from a pool value to a Pool of the right kind and options."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from .errors import PoolError, troubleshooting_link
+from .identities import ProfileRotation
+from .pool import Pool
+from .pool_options import PoolOptions
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterator, Mapping
+
+    from scrapy import Request
+
+    from .identities import Profile
+    from .session import RetireReason, Session
+    from .settings import PoolsSettings
+
+logger = logging.getLogger(__name__)
+
+
+def parse_pool_value(value: Any, request: Request) -> tuple[str, dict[str, Any]]:
+    """Split what :meth:`SessionConfig.pool` returned into an ID and options.
+
+    Raises :exc:`~scrapy_session_pools.PoolError` for anything but a
+    non-empty string or a dict with a non-empty string ``id``.
+    """
+    if isinstance(value, str) and value:
+        return value, {}
+    if isinstance(value, dict) and isinstance(value.get("id"), str) and value["id"]:
+        return value["id"], {k: v for k, v in value.items() if k != "id"}
+    raise PoolError(
+        f"The session pool of {request} must be a non-empty string or a "
+        f"dict with an 'id' key, got {value!r}. See "
+        f"{troubleshooting_link('pool-error')}"
+    )
+
+
+class PoolRegistry:
+    """The pools of a crawl, keyed by session kind and pool ID.
+
+    The options of a pool come, by precedence, from
+    :setting:`ZYTE_API_SESSION_POOLS`, from the pool dict that created it and
+    from the global settings; they are fixed when the pool is created.
+    """
+
+    def __init__(
+        self,
+        settings: PoolsSettings,
+        *,
+        create_session: Callable[[Pool, Request], Awaitable[Session]],
+        on_retired: Callable[[Pool, Session, RetireReason], None],
+    ) -> None:
+        self._settings = settings
+        self._create_session = create_session
+        self._on_retired = on_retired
+        self._pools: dict[tuple[str, str], Pool] = {}
+
+    def __iter__(self) -> Iterator[Pool]:
+        return iter(list(self._pools.values()))
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    def get(self, kind: str, pool_id: str) -> Pool | None:
+        """Return the pool *pool_id* of sessions of *kind*, if it exists."""
+        return self._pools.get((kind, pool_id))
+
+    def options_for(self, pool_id: str, mapping: Mapping[str, Any]) -> PoolOptions:
+        """Return the options of the pool *pool_id* given its pool dict options."""
+        options = self._settings.pools.get(pool_id)
+        if options is not None:
+            return options
+        defaults = self._settings.default_pool_options
+        if not mapping:
+            return defaults
+        try:
+            return PoolOptions.from_mapping(mapping, defaults)
+        except ValueError as error:
+            raise PoolError(
+                f"Bad options for session pool {pool_id!r}: {error}. See "
+                f"{troubleshooting_link('pool-error')}"
+            ) from error
+
+    def get_or_create(
+        self,
+        pool_id: str,
+        options: PoolOptions,
+        kind: str,
+        profiles: tuple[Profile, ...],
+    ) -> tuple[Pool, bool]:
+        """Return the pool, creating it if needed; the flag says if it is new."""
+        existing = self._pools.get((kind, pool_id))
+        if existing is not None:
+            return existing, False
+
+        async def create_session(request: Request) -> Session:
+            return await self._create_session(pool, request)
+
+        def on_retired(session: Session, reason: RetireReason) -> None:
+            self._on_retired(pool, session, reason)
+
+        pool = Pool(
+            pool_id,
+            options,
+            kind=kind,
+            create_session=create_session,
+            on_retired=on_retired,
+            jitter=self._settings.jitter,
+            max_wait=self._settings.max_wait,
+        )
+        pool.profiles = ProfileRotation(profiles)
+        self._pools[kind, pool_id] = pool
+        logger.info(
+            "Created session pool %s of %s sessions (size %d, delay %g s)",
+            pool_id,
+            kind,
+            options.size,
+            options.delay,
+            extra={"pool": pool_id},
+        )
+        return pool, True

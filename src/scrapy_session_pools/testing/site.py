@@ -1,0 +1,536 @@
+"""Session-gated test website: cookie sessions, logins, bans, expiry and throttling.
+
+Run it with::
+
+    python -m scrapy_session_pools.testing.site --port 0 [--ban-after N]
+        [--expire-after SECONDS] [--min-interval SECONDS]
+        [--credentials USER:PASSWORD]
+
+It listens on 127.0.0.1 only (``--port 0`` picks a free port), prints its
+base URL (e.g. ``http://127.0.0.1:43121``) as the only line of its standard
+output once it is listening, and serves until it gets SIGTERM or SIGINT (exit
+code 0). The access log is off and all state is in memory. From tests, start
+it with :class:`FakeSite`; reach it directly, or through a
+:class:`~scrapy_session_pools.testing.proxy.FakeProxy`.
+
+Identities
+==========
+
+The *identity* of a client is ``(proxy, user_agent)``: *proxy* is the value
+of the ``X-Proxy-Id`` request header, which the fake proxy sets to its name,
+or ``"direct"`` if the header is absent or empty; *user_agent* is the
+``User-Agent`` header, or ``""``.
+
+Sessions
+========
+
+A session is identified by the ``sid`` cookie, a random hexadecimal id. It
+has a creation time, a number of uses, the time of its last use, an identity,
+a banned flag and a logged-in flag. Its identity is bound when it is created,
+i.e. by the ``/landing`` or ``POST /login`` request that created it.
+
+Every request to a gated page that gets past the first two checks below (a
+known, unexpired session) and is not answered 429 is a *use* of the session:
+it counts, and updates the time of the last use.
+
+Endpoints
+=========
+
+``GET /landing`` (any query string; knobs are ignored)
+    Creates a session and answers 200 with ``Set-Cookie: sid=<id>; Path=/``
+    and the HTML page
+    ``<html><head><title>Landing</title></head><body><p>Landing</p><p id="session">{sid}</p></body></html>``.
+    Creating a session is not a use of it.
+
+``GET /login``
+    Answers 200 with a ``csrf=<token>; Path=/`` cookie and the HTML page
+    ``<html><head><title>Login</title></head><body><form method="post" action="/login"><input type="hidden" name="csrf" value="{token}"><input name="user"><input name="password" type="password"></form></body></html>``.
+    Tokens are random and not remembered by the server.
+
+``POST /login``
+    A form (``application/x-www-form-urlencoded``) with ``user``,
+    ``password`` and ``csrf``. If ``csrf`` equals the value of the ``csrf``
+    cookie and the user and password are those of the ``credentials``
+    option, it creates a logged-in session and answers 200 with
+    ``Set-Cookie: sid=<id>; Path=/`` and a page like that of ``/landing``
+    with ``Welcome`` instead of ``Landing``. Otherwise it answers 403 with
+    the text ``bad csrf token`` or ``bad credentials``.
+
+``GET /logout``
+    Drops the session of the ``sid`` cookie, if any, and answers 200 with
+    the text ``logged out`` and a ``Set-Cookie`` header that deletes the
+    ``sid`` cookie (empty value, ``Max-Age=0``, an expiry date in the past,
+    ``Path=/``).
+
+``GET /<any other path>``, e.g. ``/page/1`` or ``/products/3?x=y``
+    A gated page. The checks run in this order; the first that applies
+    gives the answer (text bodies are ``text/plain``):
+
+    1.  No ``sid`` cookie, or an unknown one: 401, ``login required``.
+    2.  The session is older than ``expire_after`` seconds: 401,
+        ``session expired``; the session is dropped, so its id becomes
+        unknown.
+    3.  The identity of the request is not that of the session: 403,
+        ``identity mismatch``; the session is banned.
+    4.  The session is banned, or this use is beyond the ``ban_after``-th
+        one: 403, ``banned``; the session is banned.
+    5.  The session was used less than ``min_interval`` seconds ago: 429,
+        ``slow down``, with a ``Retry-After`` header holding the
+        ``retry_after`` knob rounded up to whole seconds, at least 1
+        (default: 1). This is not a use.
+    6.  The page needs a logged-in session (``login=1``) and the session
+        is not logged in: 403, ``login required``.
+    7.  The page: the ``status`` knob (default 200), ``Set-Cookie:
+        name=value; Path=/`` for each ``set_cookie`` knob, and the
+        deterministic one-line HTML page, with HTML-escaped values::
+
+            <html><head><title>{path}</title></head><body>
+            <p id="session">{sid}</p><p id="uses">{uses}</p>
+            <p id="identity">{proxy}|{user_agent}</p><p id="path">{path}</p>
+            </body></html>
+
+        where *path* is the URL path, percent-decoded, and *uses* counts
+        this use.
+
+    Only GET (and HEAD) is served; other methods get 405.
+
+``GET /_state``
+    What the server saw, as JSON::
+
+        {
+            "sessions_created": <number>,
+            "live_sessions": {
+                "<sid>": {"uses": 2, "age": <seconds>,
+                          "identity": ["p1", "Scrapy/2.19"],
+                          "banned": false, "logged_in": false}
+            },
+            "requests": <number of requests, admin ones excluded>,
+            "log": [
+                {"path": "/page/1?ban_after=2", "session": "<sid or null>",
+                 "identity": ["direct", ""], "status": 200,
+                 "time": <seconds>}
+            ]
+        }
+
+    ``log`` has one entry per request (admin ones excluded), in the order
+    they were answered: ``path`` is the path and query string as sent
+    (not percent-decoded), ``session``
+    the session created by the request (``/landing``, ``POST /login``) or
+    else the ``sid`` cookie sent, ``time`` the server's monotonic clock when
+    the request was handled, after any delay. ``identity`` of a live session
+    is never null: sessions are bound when they are created.
+
+``POST /_reset``
+    Forget all sessions, counters and the log, and restore the options given
+    on the command line. Returns ``{}``.
+
+``POST /_config``
+    Change options at run time with a JSON object holding any of
+    ``ban_after`` (integer or null), ``expire_after`` (number or null),
+    ``min_interval`` (number) and ``credentials`` (``"user:password"``).
+    Returns the current options, e.g. ``{"ban_after": null,
+    "expire_after": null, "min_interval": 0.0, "credentials":
+    "user:secret"}``. Unknown keys or bad values get a 400 answer.
+
+Options
+=======
+
+Each option is used by a gated page whose URL lacks the knob of the same
+name.
+
+``--ban-after N`` (``ban_after``)
+    Uses of a session beyond *N* are refused and ban it. Default: no limit.
+
+``--expire-after SECONDS`` (``expire_after``)
+    A session expires this long after its creation. Default: no limit.
+
+``--min-interval SECONDS`` (``min_interval``)
+    The shortest time between two uses of a session. Default: 0.
+
+``--credentials USER:PASSWORD`` (``credentials``)
+    What ``POST /login`` accepts. Default: ``user:secret``.
+
+Scenario knobs
+==============
+
+The query string of a gated page's URL chooses the scenario, e.g.
+``/page/1?ban_after=2&min_interval=1``. All knobs are optional and combine;
+a bad value gets a 400 answer (``bad request: ...``) before any check.
+
+``ban_after=N``, ``expire_after=SECONDS``, ``min_interval=SECONDS``
+    Override the options of the same name for this request.
+
+``retry_after=SECONDS``
+    The ``Retry-After`` of a 429 answer, rounded up, at least 1. Default: 1.
+
+``login=1``
+    The page needs a logged-in session.
+
+``set_cookie=name=value`` (may repeat)
+    The page sets these cookies, with ``Path=/``. Cookies of the same name
+    collapse into the last one.
+
+``status=N``
+    The status of the page once every check passed, from 200 to 599, e.g.
+    503 to imitate an outage. The page is the same.
+
+``delay=SECONDS``
+    Wait this long before handling the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from aiohttp import web
+
+from scrapy_session_pools.testing.server import SubprocessServer
+from scrapy_session_pools.testing.serving import (
+    argument_parser,
+    count,
+    credentials,
+    seconds,
+    serve,
+)
+from scrapy_session_pools.testing.site_requests import (
+    _BadRequest,
+    _identity_of,
+    _Knobs,
+    _login_form_response,
+    _Options,
+    _page_response,
+    _read_json,
+    _Refusal,
+    _session_response,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from scrapy_session_pools.testing.site_requests import Identity
+
+logger = logging.getLogger(__name__)
+
+_MODULE = "scrapy_session_pools.testing.site"
+_SESSION_COOKIE = "sid"
+_CSRF_COOKIE = "csrf"
+
+_T = TypeVar("_T")
+
+
+@dataclass(slots=True, eq=False)
+class _Session:
+    id: str
+    created_at: float
+    identity: Identity
+    last_use: float | None = None
+    uses: int = 0
+    is_banned: bool = False
+    is_logged_in: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class _State:
+    """Everything the server saw since it started or was last reset."""
+
+    sessions: dict[str, _Session] = field(default_factory=dict)
+    sessions_created: int = 0
+    log: list[dict[str, Any]] = field(default_factory=list)
+
+    def create_session(self, identity: Identity, *, is_logged_in: bool) -> _Session:
+        session = _Session(
+            id=secrets.token_hex(8),
+            created_at=time.monotonic(),
+            identity=identity,
+            is_logged_in=is_logged_in,
+        )
+        self.sessions[session.id] = session
+        self.sessions_created += 1
+        logger.debug("Session %s created for %r", session.id, identity)
+        return session
+
+    def record(
+        self,
+        request: web.Request,
+        session_id: str | None,
+        response: web.StreamResponse,
+    ) -> None:
+        self.log.append(
+            {
+                "path": request.raw_path,
+                "session": session_id,
+                "identity": list(_identity_of(request)),
+                "status": response.status,
+                "time": time.monotonic(),
+            }
+        )
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        return {
+            "sessions_created": self.sessions_created,
+            "live_sessions": {
+                session.id: {
+                    "uses": session.uses,
+                    "age": now - session.created_at,
+                    "identity": list(session.identity),
+                    "banned": session.is_banned,
+                    "logged_in": session.is_logged_in,
+                }
+                for session in self.sessions.values()
+            },
+            "requests": len(self.log),
+            "log": self.log,
+        }
+
+
+class _FakeSite:
+    """Request handlers of the fake website, with its options and state."""
+
+    def __init__(self, options: _Options) -> None:
+        self._initial_options = options
+        self._options = options
+        self._state = _State()
+
+    async def landing(self, request: web.Request) -> web.Response:
+        state = self._state
+        session = state.create_session(_identity_of(request), is_logged_in=False)
+        response = _session_response("Landing", session.id)
+        response.set_cookie(_SESSION_COOKIE, session.id, path="/")
+        state.record(request, session.id, response)
+        return response
+
+    async def login_form(self, request: web.Request) -> web.Response:
+        token = secrets.token_urlsafe(16)
+        response = _login_form_response(token)
+        response.set_cookie(_CSRF_COOKIE, token, path="/")
+        self._state.record(request, None, response)
+        return response
+
+    async def login(self, request: web.Request) -> web.Response:
+        state, options = self._state, self._options
+        form = await request.post()
+        user, password, csrf = (
+            _text_field(form, name) for name in ("user", "password", "csrf")
+        )
+        token = request.cookies.get(_CSRF_COOKIE, "")
+        session_id = None
+        if not token or csrf != token:
+            response = web.Response(text="bad csrf token", status=403)
+        elif f"{user}:{password}" != options.credentials:
+            response = web.Response(text="bad credentials", status=403)
+        else:
+            session = state.create_session(_identity_of(request), is_logged_in=True)
+            session_id = session.id
+            response = _session_response("Welcome", session.id)
+            response.set_cookie(_SESSION_COOKIE, session.id, path="/")
+        state.record(request, session_id, response)
+        return response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        state = self._state
+        session_id = request.cookies.get(_SESSION_COOKIE) or None
+        if state.sessions.pop(session_id or "", None) is not None:
+            logger.debug("Session %s logged out", session_id)
+        response = web.Response(text="logged out")
+        response.del_cookie(_SESSION_COOKIE, path="/")
+        state.record(request, session_id, response)
+        return response
+
+    async def page(self, request: web.Request) -> web.Response:
+        # In-flight requests keep the state they started with, so that a reset
+        # between tests also isolates requests still being answered.
+        state, options = self._state, self._options
+        session_id = request.cookies.get(_SESSION_COOKIE) or None
+        try:
+            knobs = _Knobs.from_query(request.query)
+        except _BadRequest as exc:
+            response = exc.to_response()
+        else:
+            if knobs.delay:
+                await asyncio.sleep(knobs.delay)
+            try:
+                response = self._answer(request, state, options, knobs, session_id)
+            except _Refusal as refusal:
+                response = refusal.to_response()
+        state.record(request, session_id, response)
+        return response
+
+    def _answer(
+        self,
+        request: web.Request,
+        state: _State,
+        options: _Options,
+        knobs: _Knobs,
+        session_id: str | None,
+    ) -> web.Response:
+        session = self._use_session(request, state, options, knobs, session_id)
+        if knobs.is_login_required and not session.is_logged_in:
+            raise _Refusal(403, "login required")
+        response = _page_response(
+            request.path, session.id, session.uses, session.identity, knobs.status
+        )
+        for name, value in knobs.set_cookies:
+            response.set_cookie(name, value, path="/")
+        return response
+
+    def _use_session(
+        self,
+        request: web.Request,
+        state: _State,
+        options: _Options,
+        knobs: _Knobs,
+        session_id: str | None,
+    ) -> _Session:
+        """Return the session of *session_id* after counting this use of it.
+
+        Raise the refusal to answer instead if the session cannot be used.
+        """
+        session = state.sessions.get(session_id or "")
+        if session is None:
+            raise _Refusal(401, "login required")
+        now = time.monotonic()
+        expire_after = _first(knobs.expire_after, options.expire_after)
+        if expire_after is not None and now - session.created_at > expire_after:
+            del state.sessions[session.id]
+            logger.debug("Session %s expired after %s s", session.id, expire_after)
+            raise _Refusal(401, "session expired")
+        uses = session.uses + 1
+        if _identity_of(request) != session.identity:
+            self._ban(session, uses, now, "identity mismatch")
+        ban_after = _first(knobs.ban_after, options.ban_after)
+        if session.is_banned or (ban_after is not None and uses > ban_after):
+            self._ban(session, uses, now, "banned")
+        min_interval = _first(knobs.min_interval, options.min_interval)
+        if session.last_use is not None and now - session.last_use < min_interval:
+            raise _Refusal(
+                429, "slow down", {"Retry-After": knobs.retry_after_header()}
+            )
+        session.uses, session.last_use = uses, now
+        return session
+
+    def _ban(self, session: _Session, uses: int, now: float, reason: str) -> None:
+        """Count the use of *session*, ban it, and raise the 403 refusal."""
+        session.uses, session.last_use = uses, now
+        if not session.is_banned:
+            session.is_banned = True
+            logger.debug("Session %s banned: %s", session.id, reason)
+        raise _Refusal(403, reason)
+
+    async def state(self, _request: web.Request) -> web.Response:
+        return web.json_response(self._state.to_json(time.monotonic()))
+
+    async def reset(self, _request: web.Request) -> web.Response:
+        self._state = _State()
+        self._options = self._initial_options
+        return web.json_response({})
+
+    async def configure(self, request: web.Request) -> web.Response:
+        try:
+            self._options = self._options.updated(await _read_json(request))
+        except _BadRequest as exc:
+            return exc.to_response()
+        return web.json_response(self._options.to_json())
+
+
+def _first(knob: _T | None, option: _T) -> _T:
+    """Return the knob value if the URL had it, else the option value."""
+    return option if knob is None else knob
+
+
+def _text_field(form: Mapping[str, object], name: str) -> str:
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def create_app(
+    *,
+    ban_after: int | None = None,
+    expire_after: float | None = None,
+    min_interval: float = 0.0,
+    credentials: str = "user:secret",
+) -> web.Application:
+    """Return the fake website as an :class:`aiohttp.web.Application`.
+
+    Its options are those of the command line; :func:`main` serves it. Use it
+    directly to run the website in the current process, e.g. with aiohttp's
+    test client.
+    """
+    site = _FakeSite(_Options(ban_after, expire_after, min_interval, credentials))
+    app = web.Application()
+    app.router.add_get("/_state", site.state)
+    app.router.add_post("/_reset", site.reset)
+    app.router.add_post("/_config", site.configure)
+    app.router.add_get("/landing", site.landing)
+    app.router.add_get("/login", site.login_form)
+    app.router.add_post("/login", site.login)
+    app.router.add_get("/logout", site.logout)
+    app.router.add_get("/{path:.*}", site.page)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Serve the fake website until SIGTERM or SIGINT.
+
+    *argv* are the command-line arguments (default: :data:`sys.argv`).
+    """
+    parser = argument_parser(_MODULE, "Session-gated test website.")
+    parser.add_argument("--ban-after", type=count, default=None, metavar="N")
+    parser.add_argument("--expire-after", type=seconds, default=None, metavar="SECONDS")
+    parser.add_argument("--min-interval", type=seconds, default=0.0, metavar="SECONDS")
+    parser.add_argument(
+        "--credentials",
+        type=credentials,
+        default="user:secret",
+        metavar="USER:PASSWORD",
+    )
+    args = parser.parse_args(argv)
+    app = create_app(
+        ban_after=args.ban_after,
+        expire_after=args.expire_after,
+        min_interval=args.min_interval,
+        credentials=args.credentials,
+    )
+    asyncio.run(serve(app, args.port))
+
+
+class FakeSite(SubprocessServer):
+    """The session-gated test website of this module, run in a subprocess.
+
+    *ban_after*, *expire_after*, *min_interval* and *credentials* are the
+    options of the same name (``None`` means no limit);
+    :meth:`~SubprocessServer.reset` restores them and
+    :meth:`~SubprocessServer.configure` changes them.
+
+    .. code-block:: python
+
+        with FakeSite(ban_after=3) as site:
+            start_url = site.url("/landing")
+            ...
+            assert site.state()["sessions_created"] == 1
+    """
+
+    def __init__(
+        self,
+        *,
+        ban_after: int | None = None,
+        expire_after: float | None = None,
+        min_interval: float = 0.0,
+        credentials: str = "user:secret",
+        startup_timeout: float = 30.0,
+    ) -> None:
+        args = ["--min-interval", repr(float(min_interval))]
+        args += ["--credentials", credentials]
+        if ban_after is not None:
+            args += ["--ban-after", str(int(ban_after))]
+        if expire_after is not None:
+            args += ["--expire-after", repr(float(expire_after))]
+        super().__init__(_MODULE, args, startup_timeout=startup_timeout)
+
+
+if __name__ == "__main__":
+    main()
