@@ -35,6 +35,18 @@ def zyte_api_settings(server: FakeZyteAPI, **settings: Any) -> dict[str, Any]:
     }
 
 
+def http_settings(**settings: Any) -> dict[str, Any]:
+    """Settings of a plain-HTTP crawl with session pools (no Zyte API)."""
+    return {
+        "ADDONS": {"scrapy_session_pools.Addon": 500},
+        "ZYTE_API_SESSION_ENABLED": True,
+        "CLOSESPIDER_TIMEOUT": CLOSESPIDER_TIMEOUT,
+        "LOG_LEVEL": "DEBUG",
+        "USER_AGENT": "test-agent",
+        **settings,
+    }
+
+
 class RecordingSpider(Spider):
     """A spider that records the responses it gets and the errors it sees."""
 

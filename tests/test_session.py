@@ -147,3 +147,48 @@ def test_session_id_helpers_read_every_meta_location(caplog):
     assert not is_session_init_request(
         Request("https://a.example", meta={"_is_session_init_request": 1})
     )
+
+
+def test_profiles_are_taken_in_turn_and_rest_longer_after_each_ban():
+    from scrapy_session_pools.identities import (
+        BASE_PROFILE_REST,
+        Profile,
+        ProfileRotation,
+    )
+
+    a, b = Profile("a"), Profile("b")
+    rotation = ProfileRotation((a, b))
+    assert [rotation.take(0.0)[0].name for _ in range(3)] == ["a", "b", "a"]
+    assert rotation.record_ban(a, now=0.0) == BASE_PROFILE_REST
+    assert rotation.record_ban(a, now=0.0) == 2 * BASE_PROFILE_REST
+    # a rests: b is taken every time until a's rest is over.
+    assert [rotation.take(1.0)[0].name for _ in range(2)] == ["b", "b"]
+    rotation.record_ban(b, now=1.0)
+    # Both rest: the one free first is taken, with the time it is free.
+    assert rotation.take(2.0) == (b, 1.0 + BASE_PROFILE_REST)
+    rotation.record_success(a)
+    assert rotation.record_ban(a, now=100.0) == BASE_PROFILE_REST
+
+
+def test_profile_repr_hides_proxy_credentials():
+    from scrapy_session_pools.identities import Profile
+
+    profile = Profile("p", proxy="http://user:secret@proxy.example:8080")
+    assert "secret" not in repr(profile)
+    assert "***@proxy.example:8080" in repr(profile)
+
+
+def test_limits_forbid_uses_past_them_and_renew_before():
+    from scrapy_session_pools.session import Limits
+
+    limits = Limits(max_age=10.0, max_idle=2.0, max_uses=10)
+    session = Session(id="s", pool_id="p", created_at=0.0)
+    assert session.limit_reached(1.0, limits) is None
+    assert session.renewal_due(1.0, limits) is None
+    assert session.renewal_due(9.0, limits) is RetireReason.MAX_AGE
+    assert session.limit_reached(10.0, limits) is RetireReason.MAX_AGE
+    assert session.limit_reached(2.5, limits) is RetireReason.MAX_IDLE
+    session.uses = 8
+    assert session.renewal_due(1.0, limits) is RetireReason.MAX_USES
+    session.uses = 10
+    assert session.limit_reached(1.0, limits) is RetireReason.MAX_USES

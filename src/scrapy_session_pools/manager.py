@@ -214,31 +214,37 @@ class SessionManager:
             log_hook_error(self._crawler, config, name, request, exception)
             raise
 
-    async def check(self, response: Response, request: Request) -> bool:
-        """Check *response*; ``False`` means: retry the request, new session."""
+    async def check(self, response: Response, request: Request) -> str | None:
+        """Check *response*; return why to retry the request, or ``None``.
+
+        A reason (e.g. ``"session_expired"``) means that the request must be
+        retried with another session.
+        """
         if meta.is_session_init_request(request):
             session_id = request.meta.get(meta.SESSION_ID_META_KEY)
             session = self._initializer.initializing.get(str(session_id))
             if session is not None:
-                self._backends["http"].update(session, response)
-            return True
+                self._backends["http"].update(session, response, request)
+            return None
         # Requests that scrapy-poet providers send while this response is
         # processed further (e.g. by InjectionMiddleware) serve *request*.
         _served_request.set(request)
         if _is_dummy_response(response):
-            return True
+            return None
         found = self._session_of(request)
         if found is None:
-            return True
+            return None
         pool, session = found
         self._release(pool, session, request)
         backend = self._backends[pool.kind]
         if session is not None and pool.kind == "http":
-            backend.update(session, response)
+            backend.update(session, response, request)
         verdict = backend.judge(response)
         if verdict is not None:
             return self._judge(pool, session, request, verdict.outcome, verdict.pause)
-        return await self._check(pool, session, response, request)
+        if await self._check(pool, session, response, request):
+            return None
+        return "session_expired"
 
     async def _check(
         self, pool: Pool, session: Session | None, response: Response, request: Request
@@ -261,7 +267,7 @@ class SessionManager:
                 if session.profile is not None:
                     pool.profiles.record_success(session.profile)
                 if meta.COOKIE_SESSION_ID_META_KEY in request.meta:
-                    self._zyte_api.update(session, response)
+                    self._zyte_api.update(session, response, request)
             return True
         self._stats.increment(stats.USE_CHECK_FAILED, pool.id)
         if session is not None and session.record_check_failure(
@@ -277,7 +283,7 @@ class SessionManager:
         request: Request,
         outcome: Outcome,
         pause: float,
-    ) -> bool:
+    ) -> str:
         if outcome is Outcome.BLOCKED:
             self._stats.increment(stats.USE_BLOCKED, pool.id)
             if session is not None and session.profile is not None:
@@ -290,11 +296,11 @@ class SessionManager:
                     extra={"spider": self._crawler.spider, "pool": pool.id},
                 )
             self._retire(pool, session, RetireReason.BLOCKED, request)
-            return False
+            return "session_blocked"
         self._stats.increment(stats.USE_RATE_LIMITED, pool.id)
         if session is not None:
             session.next_use = max(session.next_use, time.monotonic() + pause)
-        return False
+        return "session_rate_limited"
 
     def report_exception(
         self, request: Request, exception: BaseException

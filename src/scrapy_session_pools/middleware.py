@@ -65,9 +65,10 @@ class SessionPoolsMiddleware:
         self, request: Request, response: Response
     ) -> Request | Response:
         """Check *response*; retry *request* with a new session if it fails."""
-        if await self.manager.check(response, request):
+        reason = await self.manager.check(response, request)
+        if reason is None:
             return response
-        retry = self._retry(request, "session_expired")
+        retry = self._retry(request, reason)
         if retry is None:
             raise IgnoreRequest(
                 f"{request} failed its session check and has no retries left"

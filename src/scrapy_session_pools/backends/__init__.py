@@ -56,8 +56,8 @@ class SessionBackend(Protocol):
     def session_id(self, request: Request) -> str | None:
         """Return the ID of the session *request* was sent with."""
 
-    def update(self, session: Session, response: Response) -> None:
-        """Record what a good *response* changes in *session* (e.g. cookies)."""
+    def update(self, session: Session, response: Response, request: Request) -> None:
+        """Record what *response* to *request* changes in *session* (cookies)."""
 
     def judge(self, response: Response) -> Verdict | None:
         """Return what *response* says about its session, before any check."""

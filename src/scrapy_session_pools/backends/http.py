@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: Internal meta key: the proxy and header names set from a profile.
+_PROFILE_META_KEY = "_session_pools_profile"
+
 #: Seconds a rate-limited session rests when the response has no
 #: ``Retry-After`` header.
 DEFAULT_RATE_LIMIT_PAUSE = 5.0
@@ -123,27 +126,48 @@ class HTTPBackend:
         if isinstance(jar, CookieJar):
             request.headers.pop(b"Cookie", None)
             jar.add_cookie_header(request)
-        profile = session.profile
-        if profile is not None:
-            if profile.proxy:
-                request.meta["proxy"] = profile.proxy
-            for name, value in profile.headers:
-                request.headers[name] = value
+        self._apply_profile(session, request)
         request.meta[meta.SESSION_ID_META_KEY] = session.id
         if "zyte_api" not in request.meta:
             # In scrapy-zyte-api's transparent mode, keep it off Zyte API.
             request.meta["zyte_api_automap"] = False
+
+    @staticmethod
+    def _apply_profile(session: Session, request: Request) -> None:
+        """Set the proxy and headers of the session's profile on *request*.
+
+        What a previous session of a retried request set is removed first, so
+        that a request never mixes two identities.
+        """
+        previous = request.meta.pop(_PROFILE_META_KEY, None)
+        if previous is not None:
+            proxy, header_names = previous
+            if proxy is not None and request.meta.get("proxy") == proxy:
+                del request.meta["proxy"]
+            for name in header_names:
+                request.headers.pop(name, None)
+        profile = session.profile
+        if profile is None:
+            return
+        if profile.proxy:
+            request.meta["proxy"] = profile.proxy
+        for name, value in profile.headers:
+            request.headers[name] = value
+        request.meta[_PROFILE_META_KEY] = (
+            profile.proxy,
+            tuple(name for name, _ in profile.headers),
+        )
 
     def session_id(self, request: Request) -> str | None:
         """Return the ID of the HTTP session of *request*."""
         value = request.meta.get(meta.SESSION_ID_META_KEY)
         return str(value) if value else None
 
-    def update(self, session: Session, response: Response) -> None:
-        """Store the cookies that *response* sets in the jar of *session*."""
+    def update(self, session: Session, response: Response, request: Request) -> None:
+        """Store the cookies that *response* to *request* sets in the jar."""
         jar = session.state
-        if isinstance(jar, CookieJar) and response.request is not None:
-            jar.extract_cookies(response, response.request)
+        if isinstance(jar, CookieJar):
+            jar.extract_cookies(response, request)
 
     def judge(self, response: Response) -> Verdict | None:
         """Return what the status of *response* says about its session."""

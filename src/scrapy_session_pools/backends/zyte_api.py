@@ -145,7 +145,9 @@ class ZyteAPIBackend:
                 return session_id
         return None
 
-    def update(self, session: Session, response: Response) -> None:
+    def update(
+        self, session: Session, response: Response, request: Request | None = None
+    ) -> None:
         """Merge the ``responseCookies`` of *response* into *session*'s jar."""
         raw = getattr(response, "raw_api_response", None)
         if not isinstance(raw, dict) or not isinstance(
