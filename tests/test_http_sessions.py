@@ -80,7 +80,9 @@ async def test_session_cookies_stay_apart_from_scrapy_cookies(site):
     session_sids = {page_field(by_path[f"/page/{n}"], "session") for n in range(2)}
     assert len(session_sids) == 1
     assert global_sid not in session_sids
-    headers = by_path["/page/1"].request.headers.getlist("Cookie")
+    request = by_path["/page/1"].request
+    assert request is not None
+    headers = request.headers.getlist("Cookie")
     assert b"extra=1" in headers[0]
 
 
@@ -157,6 +159,8 @@ async def test_rate_limited_session_is_paused_not_retired(site):
 class LoginConfig(SessionConfig):
     """Logs in with the login form: GET the form, POST it with its token."""
 
+    login_url = ""
+
     async def init_session(self, session_id, request, download):
         form = await download(Request(self.login_url))
         token = form.css("input[name=csrf]::attr(value)").get()
@@ -208,7 +212,7 @@ async def test_form_data_params_post_the_login_form(site):
 def real_session(site: FakeSite) -> str:
     """Get a session cookie the way a browser would, outside Scrapy."""
     parts = urlsplit(site.url())
-    connection = HTTPConnection(parts.hostname, parts.port, timeout=10)
+    connection = HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
     connection.request("GET", "/landing", headers={"User-Agent": "test-agent"})
     response = connection.getresponse()
     cookie = response.getheader("Set-Cookie") or ""
@@ -317,7 +321,9 @@ async def test_gated_site_crawl_with_four_profiles_never_uses_a_dead_session(
     assert stats["use/check-passed"] == 160
     retired = {k: v for k, v in stats.items() if k.startswith("retired/")}
     assert set(retired) <= {"retired/max-uses", "retired/max-age"}
-    manager = crawler.get_downloader_middleware(SessionPoolsMiddleware).manager
+    middleware = crawler.get_downloader_middleware(SessionPoolsMiddleware)
+    assert middleware is not None
+    manager = middleware.manager
     [pool] = manager.pools
     # Every session created is either live or retired for a counted reason.
     assert stats["init/check-passed"] == sum(retired.values()) + len(pool)
