@@ -13,7 +13,14 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_session_pools import SessionConfig, SessionPoolsMiddleware, session_config
 
-from .helpers import http_settings, run_crawl, session_stats, spider_of, spider_with
+from .helpers import (
+    http_settings,
+    run_crawl,
+    session_stats,
+    spider_of,
+    spider_with,
+    zyte_api_settings,
+)
 
 if TYPE_CHECKING:
     from scrapy_session_pools.testing import FakeSite
@@ -330,3 +337,28 @@ async def test_gated_site_crawl_with_four_profiles_never_uses_a_dead_session(
     assert sum(pool.retired.values()) == sum(retired.values())
     identities = {page_field(r, "identity") for r in responses}
     assert identities == {"p1|ua-p1", "p2|ua-p2", "p3|ua-p3", "p4|ua-p4"}
+
+
+@deferred_f_from_coro_f
+async def test_http_session_chosen_per_request_stays_off_zyte_api(site, zyte_api):
+    session_config(urlsplit(site.url()).netloc)(
+        type("SiteLogin", (LoginConfig,), {"login_url": site.url("/login")})
+    )
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1),
+        spider_with(
+            [
+                Request(
+                    site.url(f"/page/{n}?login=1"),
+                    meta={"zyte_api_session_kind": "http"},
+                )
+                for n in range(2)
+            ]
+        ),
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 2,
+    }
+    assert zyte_api.state()["requests"] == 0
+    assert [e["status"] for e in site.state()["log"]] == [200, 200, 200, 200]

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
-from scrapy.exceptions import ScrapyDeprecationWarning
+from scrapy.exceptions import DownloadConnectionRefusedError, ScrapyDeprecationWarning
 from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_f_from_coro_f
 
@@ -24,6 +25,9 @@ def read(**values: Any) -> PoolsSettings:
 
 def test_defaults_match_the_documented_defaults():
     settings = read()
+    # Connection errors come from Scrapy's RETRY_EXCEPTIONS.
+    assert DownloadConnectionRefusedError in settings.connection_errors
+    settings = dataclasses.replace(settings, connection_errors=())
     assert settings == PoolsSettings(
         enabled=False,
         pool_size=8,
@@ -222,3 +226,40 @@ def test_explicit_randomize_download_delay_wins_over_default_jitter():
     settings.set("RANDOMIZE_DOWNLOAD_DELAY", True, priority="project")
     result = PoolsSettings.from_settings(settings)
     assert (result.randomize_delay, result.jitter) == (True, 0.5)
+
+
+def test_profiles_and_seeds_are_validated_and_accept_json():
+    settings = read(
+        ZYTE_API_SESSION_PROFILES='[{"proxy": "http://u:p@127.0.0.1:1"}, {}]',
+        ZYTE_API_SESSION_SEEDS='{"a": [{"cookies": []}]}',
+    )
+    assert [p.name for p in settings.profiles] == ["profile-0", "profile-1"]
+    assert list(settings.seeds) == ["a"]
+    with pytest.raises(InvalidSettings) as info:
+        read(
+            ZYTE_API_SESSION_PROFILES=[
+                {"name": "x", "proxy": "socks5://h:1"},
+                {"name": "x", "header": {}},
+            ],
+            ZYTE_API_SESSION_SEEDS={"a": [{"cookies": [{"name": "sid"}]}]},
+            ZYTE_API_SESSION_BLOCKED_STATUS_CODES=[403, 999],
+            ZYTE_API_SESSION_MAX_AGE=0,
+            ZYTE_API_SESSION_KIND="browser",
+        )
+    assert info.value.problems == [
+        "ZYTE_API_SESSION_KIND: expected 'zyte_api' or 'http', got 'browser' (str)",
+        "ZYTE_API_SESSION_MAX_AGE: expected a number > 0 (or None), got 0 (int)",
+        (
+            "ZYTE_API_SESSION_BLOCKED_STATUS_CODES: expected a list of HTTP status "
+            "codes, got [403, 999] (list)"
+        ),
+        (
+            "ZYTE_API_SESSION_PROFILES: [0]: proxy: expected an http(s):// URL, got "
+            "'socks5://h:1'; [1]: unknown key(s) 'header' (expected some of name, "
+            "proxy, headers)"
+        ),
+        (
+            "ZYTE_API_SESSION_SEEDS: ['a'][0]: cookies: expected a list of dicts with "
+            "name, value and domain"
+        ),
+    ]

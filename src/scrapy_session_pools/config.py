@@ -36,6 +36,12 @@ class PoolConfig(TypedDict):
     size: NotRequired[int]
     delay: NotRequired[float]
     randomize_delay: NotRequired[bool]
+    max_age: NotRequired[float | None]
+    max_idle: NotRequired[float | None]
+    max_uses: NotRequired[int | None]
+    max_concurrency: NotRequired[int | None]
+    error_decay: NotRequired[float]
+    kind: NotRequired[str | None]
 
 
 class SessionConfig:
@@ -124,9 +130,11 @@ class SessionConfig:
         """Return the ID of the session pool of *request*, or a pool dict.
 
         A pool dict (:class:`PoolConfig`) has an ``id`` key and optionally
-        ``size``, ``delay`` and ``randomize_delay``; its options apply the
-        first time the pool is seen, unless :setting:`ZYTE_API_SESSION_POOLS`
-        configures the pool.
+        any pool option of :setting:`ZYTE_API_SESSION_POOLS` (``size``,
+        ``delay``, ``randomize_delay``, ``max_age``, ``max_idle``,
+        ``max_uses``, ``max_concurrency``, ``error_decay``, ``kind``); its
+        options apply the first time the pool is seen, unless
+        :setting:`ZYTE_API_SESSION_POOLS` configures the pool.
 
         Default: the :reqmeta:`zyte_api_session_pool` meta key if set;
         otherwise the netloc of the request URL (e.g. ``example.com``),
@@ -175,12 +183,15 @@ class SessionConfig:
         return dict(self._settings.location)
 
     def params(self, request: Request) -> dict[str, Any] | Awaitable[dict[str, Any]]:
-        """Return the Zyte API parameters of a session initialization request.
+        """Return the parameters of a session initialization request.
 
         An optional ``url`` key sets the URL of the init request (default:
-        the URL of *request*). Default: a browser request
-        (``{"browserHtml": True}``) with a ``setLocation`` action if
-        :meth:`location` returns an address.
+        the URL of *request*). For Zyte API sessions the other keys are Zyte
+        API parameters; default: a browser request (``{"browserHtml": True}``)
+        with a ``setLocation`` action if :meth:`location` returns an address.
+        For HTTP sessions they describe a plain request (``method``,
+        ``headers``, ``body`` or ``formdata``, see :ref:`http-sessions`);
+        default: ``{}``, a GET request to the URL of *request*.
 
         It is only called if neither :reqmeta:`zyte_api_session_params` nor
         :setting:`ZYTE_API_SESSION_PARAMS` apply.

@@ -168,8 +168,18 @@ class Seed:
         return cls(cookies=tuple(dict(c) for c in cookies), profile=profile)
 
 
+def _from_json(value: Any) -> Any:
+    if isinstance(value, str) and value.lstrip().startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"invalid JSON: {error}") from error
+    return value
+
+
 def parse_profiles(value: Any) -> tuple[Profile, ...]:
-    """Parse a list of profile dicts; raise :exc:`ValueError` if invalid."""
+    """Parse a list of profile dicts (or its JSON); raise :exc:`ValueError`."""
+    value = _from_json(value)
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"expected a list of profile dicts, got {value!r}")
     problems, profiles = [], []
@@ -178,13 +188,19 @@ def parse_profiles(value: Any) -> tuple[Profile, ...]:
             profiles.append(Profile.from_mapping(item, index))
         except ValueError as error:
             problems.append(f"[{index}]: {error}")
+    names = [profile.name for profile in profiles]
+    problems.extend(
+        f"the name {name!r} is used by several profiles"
+        for name in sorted({n for n in names if names.count(n) > 1})
+    )
     if problems:
         raise ValueError("; ".join(problems))
     return tuple(profiles)
 
 
 def parse_seeds(value: Any) -> dict[str, tuple[Seed, ...]]:
-    """Parse ``{pool_id: [seed, ...]}``, or the path of a JSON file of it."""
+    """Parse ``{pool_id: [seed, ...]}``, its JSON, or the path of a JSON file."""
+    value = _from_json(value)
     if isinstance(value, (str, Path)):
         try:
             value = json.loads(Path(value).read_text(encoding="utf-8"))

@@ -255,8 +255,12 @@ class SessionInitializer:
         init_meta.setdefault(meta.DONT_MERGE_COOKIES, True)
         if session.state is not None:
             # An HTTP session: the middleware applies its cookie jar and
-            # profile to each request of the chain, redirects included.
+            # profile to each request of the chain, redirects included; the
+            # requests stay off Zyte API, and checks know they are plain HTTP.
             init_meta[meta.SESSION_ID_META_KEY] = session.id
+            init_meta[meta.KIND_META_KEY] = "http"
+            if "zyte_api" not in init_meta:
+                init_meta["zyte_api_automap"] = False
         else:
             init_meta.setdefault(meta.RETRY_POLICY, self._settings.retry_policy)
             if cookie_mode:

@@ -97,6 +97,7 @@ class SessionManager:
             "http": HTTPBackend(
                 blocked_status_codes=settings.blocked_status_codes,
                 rate_limit_status_codes=settings.rate_limit_status_codes,
+                connection_errors=settings.connection_errors,
             ),
         }
         self._closer = SpiderCloser(crawler, self._close_pools)
@@ -417,9 +418,13 @@ class SessionManager:
         if kind == "http":
             raw = await self._call(config, "profiles", request)
             try:
-                profiles = tuple(
-                    p if isinstance(p, Profile) else parse_profiles([p])[0]
-                    for p in raw or ()
+                profiles = parse_profiles(
+                    [
+                        {"name": p.name, "proxy": p.proxy, "headers": dict(p.headers)}
+                        if isinstance(p, Profile)
+                        else p
+                        for p in raw or ()
+                    ]
                 )
             except ValueError as error:
                 raise PoolError(
@@ -427,7 +432,8 @@ class SessionManager:
                     f"profile for pool {pool_id!r}: {error}"
                 ) from error
         pool, _ = self._pools.get_or_create(pool_id, options, kind, profiles)
-        pool.seed(self._seed_sessions(pool))
+        if kind == "http":
+            pool.seed(self._seed_sessions(pool))
         return pool
 
     def _seed_sessions(self, pool: Pool) -> list[Session]:

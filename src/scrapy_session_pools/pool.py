@@ -273,6 +273,7 @@ class Pool:
     ) -> None:
         if self._seeds:
             seed = self._seeds.popleft()
+            seed.created_at = seed.last_use = time.monotonic()
             self._add(seed, request, owner, renews)
             return
         task = asyncio.ensure_future(self._create_session(request))

@@ -242,6 +242,7 @@ class PoolsSettings:
     rate_limit_status_codes: frozenset[int] = frozenset({429, 503})
     profiles: tuple[Profile, ...] = ()
     seeds: Mapping[str, tuple[Seed, ...]] = field(default_factory=dict)
+    connection_errors: tuple[type[BaseException], ...] = ()
 
     @property
     def default_pool_options(self) -> PoolOptions:
@@ -370,6 +371,16 @@ def _read_http_sessions(read: _SettingsReader) -> dict[str, Any]:
             "ZYTE_API_SESSION_RATE_LIMIT_STATUS_CODES", {429, 503}
         ),
     }
+    errors: list[type[BaseException]] = []
+    for item in read.raw("RETRY_EXCEPTIONS") or ():
+        try:
+            loaded = load_object(item) if isinstance(item, str) else item
+        except (ImportError, NameError, ValueError, AttributeError):
+            read.problem("RETRY_EXCEPTIONS", "exception classes or import paths", item)
+            continue
+        if isinstance(loaded, type) and issubclass(loaded, BaseException):
+            errors.append(loaded)
+    result["connection_errors"] = tuple(errors)
     for name, key, parse in (
         ("ZYTE_API_SESSION_PROFILES", "profiles", parse_profiles),
         ("ZYTE_API_SESSION_SEEDS", "seeds", parse_seeds),

@@ -9,8 +9,6 @@ from http.cookiejar import Cookie
 from typing import TYPE_CHECKING, Any
 
 from scrapy.http.cookies import CookieJar
-from scrapy.settings.default_settings import RETRY_EXCEPTIONS
-from scrapy.utils.misc import load_object
 
 from scrapy_session_pools import meta
 
@@ -32,20 +30,6 @@ _PROFILE_META_KEY = "_session_pools_profile"
 #: Seconds a rate-limited session rests when the response has no
 #: ``Retry-After`` header.
 DEFAULT_RATE_LIMIT_PAUSE = 5.0
-
-
-def _connection_errors() -> tuple[type[BaseException], ...]:
-    """The exceptions Scrapy retries by default: network and proxy failures."""
-    errors: list[type[BaseException]] = []
-    for path in RETRY_EXCEPTIONS:
-        if isinstance(path, type):
-            errors.append(path)
-            continue
-        try:
-            errors.append(load_object(str(path)))
-        except (ImportError, AttributeError, NameError):  # pragma: no cover
-            continue
-    return tuple(errors)
 
 
 def retry_after_seconds(response: Response, now: float) -> float:
@@ -94,9 +78,9 @@ class HTTPBackend:
     Each session has its own cookie jar (Scrapy's, with the standard cookie
     rules) and, optionally, a profile: a proxy and headers. Responses with a
     status code in *blocked_status_codes* ban the session; those in
-    *rate_limit_status_codes* pause it for the ``Retry-After`` time; the
-    exceptions that Scrapy retries by default (connection errors, proxy
-    tunnel errors, timeouts) count as errors of the session.
+    *rate_limit_status_codes* pause it for the ``Retry-After`` time;
+    *connection_errors* (Scrapy's :setting:`RETRY_EXCEPTIONS`: connection
+    errors, proxy tunnel errors, timeouts) count as errors of the session.
     """
 
     def __init__(
@@ -104,10 +88,11 @@ class HTTPBackend:
         *,
         blocked_status_codes: Iterable[int],
         rate_limit_status_codes: Iterable[int],
+        connection_errors: tuple[type[BaseException], ...],
     ) -> None:
         self._blocked = frozenset(blocked_status_codes)
         self._rate_limited = frozenset(rate_limit_status_codes)
-        self._connection_errors = _connection_errors()
+        self._connection_errors = connection_errors
 
     def handles(self, request: Request) -> bool:
         """Any request can be sent with an HTTP session."""
