@@ -99,12 +99,27 @@ async def run_crawl(
 
 
 def session_stats(crawler: Crawler) -> dict[str, Any]:
-    """Return the stats under the ``sessions/`` prefix, prefix removed."""
+    """Return the counters under the ``sessions/`` prefix, prefix removed.
+
+    Gauges (``sessions/gauges/…``) are left out: tests of gauges use
+    :func:`gauges`.
+    """
     assert crawler.stats is not None
     return {
         key[len(PREFIX) :]: value
         for key, value in crawler.stats.get_stats().items()
-        if key.startswith(PREFIX)
+        if key.startswith(PREFIX) and not key.startswith(f"{PREFIX}gauges/")
+    }
+
+
+def gauges(crawler: Crawler) -> dict[str, Any]:
+    """Return the gauges set at close, ``sessions/gauges/`` removed."""
+    assert crawler.stats is not None
+    prefix = f"{PREFIX}gauges/"
+    return {
+        key[len(prefix) :]: value
+        for key, value in crawler.stats.get_stats().items()
+        if key.startswith(prefix)
     }
 
 

@@ -66,7 +66,7 @@ def pool_with(options: PoolOptions, jitter: float) -> Pool:
         options,
         kind="zyte_api",
         create_session=create,
-        on_retired=lambda session, reason: None,
+        events=None,  # type: ignore[arg-type]  # sample_delay() sends no event
         jitter=jitter,
         max_wait=1.0,
     )

@@ -60,6 +60,10 @@ def test_defaults_match_the_documented_defaults():
         rate_limit_status_codes=frozenset({429, 503}),
         profiles=(),
         seeds={},
+        log_interval=None,
+        pool_idle_timeout=600.0,
+        state_file=None,
+        save_interval=60.0,
     )
     assert settings.max_wait == 60.0
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from . import signals
 from .addon import Addon
 from .backends.zyte_api import (
     SESSION_AGGRESSIVE_RETRY_POLICY,
     SESSION_DEFAULT_RETRY_POLICY,
 )
 from .config import LocationSessionConfig, PoolConfig, SessionConfig
+from .control import SessionControl
 from .errors import (
     InvalidSettings,
     PoolError,
@@ -24,6 +26,7 @@ from .registry import (
     session_config,
     session_config_registry,
 )
+from .snapshots import PoolInfo, SessionInfo
 
 try:
     __version__ = version("scrapy-session-pools")
@@ -38,8 +41,11 @@ __all__ = [
     "LocationSessionConfig",
     "PoolConfig",
     "PoolError",
+    "PoolInfo",
     "SessionConfig",
     "SessionConfigRulesRegistry",
+    "SessionControl",
+    "SessionInfo",
     "SessionPoolsError",
     "SessionPoolsMiddleware",
     "SessionPoolsResetterMiddleware",
@@ -50,4 +56,5 @@ __all__ = [
     "is_session_init_request",
     "session_config",
     "session_config_registry",
+    "signals",
 ]

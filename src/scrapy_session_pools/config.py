@@ -215,7 +215,10 @@ class SessionConfig:
         :exc:`~scrapy.exceptions.CloseSpider` to stop the crawl.
 
         Default: if :setting:`ZYTE_API_SESSION_CHECKER` is set, its ``check``
-        method decides. Otherwise, with a :meth:`location`, a website that
+        method decides. Otherwise, for HTTP sessions, an init response passes
+        if its status is below 400 and any other response passes (blocked
+        status codes are handled before the check, see :ref:`http-sessions`).
+        For Zyte API sessions, with a :meth:`location`, a website that
         does not support ``setLocation`` closes the spider with
         ``unsupported_set_location``; an init response with a failed action
         fails (see
@@ -280,13 +283,23 @@ class SessionConfig:
         .. code-block:: python
 
             async def init_session(self, session_id, request, download):
-                home = await download(Request("https://example.com/"))
+                home = await download(
+                    Request(
+                        "https://example.com/",
+                        meta={"zyte_api": {"httpResponseBody": True}},
+                    )
+                )
                 token = home.css("#token::attr(value)").get()
                 login = await download(
                     Request(
                         "https://example.com/login",
-                        meta={"zyte_api": {"httpResponseBody": True}},
-                        body=token,
+                        meta={
+                            "zyte_api": {
+                                "httpResponseBody": True,
+                                "httpRequestMethod": "POST",
+                                "httpRequestText": f"token={token}",
+                            }
+                        },
                     )
                 )
                 return login.status == 200

@@ -19,13 +19,14 @@ from .errors import PoolError, SpiderCloser
 from .hooks import call_hook, log_hook_error
 from .identities import Profile, parse_profiles
 from .init_requests import SessionInitializer
+from .observability import PoolsObserver
 from .pool_registry import PoolRegistry, parse_pool_value
 from .registry import session_config_registry
 from .session import RetireReason, Session
 from .stats import SessionStats
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from scrapy import Request
     from scrapy.crawler import Crawler
@@ -104,10 +105,16 @@ class SessionManager:
         self._initializer = SessionInitializer(
             crawler, settings, self._stats, self._backends, self._closer
         )
+        self._observer = PoolsObserver(
+            crawler,
+            self._stats,
+            lambda: self._pools,
+            log_interval=settings.log_interval,
+        )
         self._pools = PoolRegistry(
             settings,
             create_session=self._create_session,
-            on_retired=self._on_retired,
+            events=self._observer,
         )
         self._configs: dict[type[SessionConfig], SessionConfig] = {}
 
@@ -164,7 +171,11 @@ class SessionManager:
             if self.is_closing:
                 raise IgnoreRequest("The spider is closing")
             pool = await self._pool_for(request, config)
-            session = await pool.acquire(request)
+            pinned = request.meta.get(meta.PINNED_SESSION)
+            if pinned:
+                session = await self._acquire_pinned(pool, request, str(pinned))
+            else:
+                session = await pool.acquire(request)
             cookie_mode = pool.kind == "zyte_api" and bool(
                 await self._call(config, "cookie_mode", request)
             )
@@ -173,6 +184,32 @@ class SessionManager:
                 config, "process_request", request
             )
         return result
+
+    async def _acquire_pinned(
+        self, pool: Pool, request: Request, session_id: str
+    ) -> Session:
+        session = pool.get(session_id)
+        if session is not None and session.is_alive:
+            return await pool.acquire_session(session, request)
+        self._stats.increment(stats.USE_PIN_LOST, pool.id)
+        policy = request.meta.get(meta.PIN_POLICY, "fail")
+        if policy != "renew":
+            raise IgnoreRequest(
+                f"{request} is pinned to session {session_id} of pool {pool.id}, "
+                f"which has ended (zyte_api_session_pin_policy={policy!r})"
+            )
+        session = await pool.acquire_new(request)
+        request.meta[meta.PINNED_SESSION] = session.id
+        logger.debug(
+            "Pinned session %s of pool %s had ended; %s continues with the new "
+            "session %s",
+            session_id,
+            pool.id,
+            request,
+            session.id,
+            extra={"spider": self._crawler.spider, "pool": pool.id},
+        )
+        return session
 
     def _attach(
         self, session: Session, pool: Pool, request: Request, *, cookie_mode: bool
@@ -262,6 +299,7 @@ class SessionManager:
             self._retire(pool, session, RetireReason.CHECK_ERROR, request)
             return False
         if is_good:
+            pool.checks_passed += 1
             self._stats.increment(stats.USE_CHECK_PASSED, pool.id)
             if session is not None:
                 session.record_success(pool.options.error_decay)
@@ -270,6 +308,7 @@ class SessionManager:
                 if meta.COOKIE_SESSION_ID_META_KEY in request.meta:
                     self._zyte_api.update(session, response, request)
             return True
+        pool.checks_failed += 1
         self._stats.increment(stats.USE_CHECK_FAILED, pool.id)
         if session is not None and session.record_check_failure(
             self._settings.max_check_failures
@@ -324,8 +363,13 @@ class SessionManager:
                 self._retire(pool, session, RetireReason.ERRORS, request)
         return outcome
 
+    def start(self) -> None:
+        """Start background work (the periodic log line)."""
+        self._observer.start()
+
     def close(self) -> None:
-        """Stop all session work (the spider closed)."""
+        """Stop all session work (the spider closed); set gauges, log a summary."""
+        self._observer.stop()
         self._close_pools("finished")
 
     def _close_pools(self, reason: str) -> None:
@@ -356,17 +400,6 @@ class SessionManager:
     ) -> None:
         if session is not None:
             pool.retire(session, reason, request)
-
-    def _on_retired(self, pool: Pool, session: Session, reason: RetireReason) -> None:
-        self._stats.increment_retired(reason.value, pool.id)
-        logger.debug(
-            "Retired session %s of pool %s (%s) after %d use(s)",
-            session.id,
-            pool.id,
-            reason.value,
-            session.uses,
-            extra={"spider": self._crawler.spider, "pool": pool.id},
-        )
 
     async def _pool_for(self, request: Request, config: SessionConfig) -> Pool:
         try:
@@ -457,3 +490,47 @@ class SessionManager:
         return await self._initializer.create(
             pool, config, request, cookie_mode=cookie_mode
         )
+
+    # Control API (see scrapy_session_pools.control.SessionControl).
+
+    def find_session(self, session_id: str) -> tuple[Pool, Session] | None:
+        """Return the live session *session_id* and its pool, if any."""
+        for pool in self._pools:
+            session = pool.get(session_id)
+            if session is not None:
+                return pool, session
+        return None
+
+    def pools_by_id(self, pool_id: str) -> list[Pool]:
+        """Return the pools with the ID *pool_id* (one per session kind)."""
+        return self._pools.find(pool_id)
+
+    def session_of(self, request: Request) -> Session | None:
+        """Return the live session that *request* was sent with, if any.
+
+        For a session initialization request, that is the session being
+        initialized.
+        """
+        if meta.is_session_init_request(request):
+            for backend in self._backends.values():
+                session_id = backend.session_id(request)
+                if session_id in self._initializer.initializing:
+                    return self._initializer.initializing[session_id]
+            return None
+        found = self._session_of(request)
+        return found[1] if found is not None else None
+
+    def add_session(self, pool_id: str, session: Session, kind: str) -> Pool:
+        """Add a session made elsewhere to the pool *pool_id* of *kind*."""
+        pool = self._pools.get(kind, pool_id)
+        if pool is None:
+            options = self._pools.options_for(pool_id, {})
+            pool, _ = self._pools.get_or_create(pool_id, options, kind, ())
+        pool.add(session)
+        return pool
+
+    def start_session(
+        self, session: Session, kind: str, cookies: Iterable[dict[str, Any]]
+    ) -> None:
+        """Give a session made elsewhere its transport state (cookies)."""
+        self._backends[kind].start(session, cookies)

@@ -31,11 +31,24 @@ PARAMS = "zyte_api_session_params"
 LOCATION = "zyte_api_session_location"
 COOKIE_MODE = "zyte_api_session_cookie_mode"
 KIND = "zyte_api_session_kind"
+#: Pins a request to the session with this ID (a chain of requests).
+PINNED_SESSION = "zyte_api_session_id"
+#: What happens when a pinned session has ended: "fail" or "renew".
+PIN_POLICY = "zyte_api_session_pin_policy"
 RETRY_POLICY = "zyte_api_retry_policy"
 DONT_MERGE_COOKIES = "dont_merge_cookies"
 
 #: Public meta keys that choose the session of a request.
-SESSION_META_KEYS = (ENABLED, POOL, PARAMS, LOCATION, COOKIE_MODE, KIND)
+SESSION_META_KEYS = (
+    ENABLED,
+    POOL,
+    PARAMS,
+    LOCATION,
+    COOKIE_MODE,
+    KIND,
+    PINNED_SESSION,
+    PIN_POLICY,
+)
 
 #: Meta keys holding Zyte API parameters, in the order they are searched.
 ZYTE_API_META_KEYS = ("zyte_api", "zyte_api_automap", "zyte_api_provider")

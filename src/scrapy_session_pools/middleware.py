@@ -45,6 +45,9 @@ class SessionPoolsMiddleware:
         settings = PoolsSettings.for_crawler(crawler)
         middleware = cls(crawler, SessionManager(crawler, settings))
         crawler.signals.connect(middleware._spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(
+            middleware._engine_started, signal=signals.engine_started
+        )
         attach_pool_lookup(crawler, middleware)
         return middleware
 
@@ -88,6 +91,9 @@ class SessionPoolsMiddleware:
         request.meta.pop(meta.ASSIGNED_META_KEY, None)
         assert self._crawler.spider is not None
         return get_retry_request(request, spider=self._crawler.spider, reason=reason)
+
+    async def _engine_started(self) -> None:
+        self.manager.start()
 
     async def _spider_closed(self) -> None:
         self.manager.close()

@@ -7,7 +7,7 @@ import logging
 import random
 import time
 from collections import Counter, deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from scrapy.exceptions import IgnoreRequest
 
@@ -26,6 +26,28 @@ logger = logging.getLogger(__name__)
 
 _Slot = tuple["Session", float]
 
+
+class PoolEvents(Protocol):
+    """What a pool reports to its owner."""
+
+    def session_added(self, pool: Pool, session: Session) -> None:
+        """*session* joined *pool*."""
+
+    def session_retired(
+        self, pool: Pool, session: Session, reason: RetireReason
+    ) -> None:
+        """*session* left *pool* for *reason*."""
+
+    def request_waiting(self, pool: Pool, request: Request) -> None:
+        """*request* found no usable session and waits."""
+
+    def request_served(self, pool: Pool, request: Request, waited: float) -> None:
+        """*request* got its session after waiting *waited* seconds."""
+
+    def request_timed_out(self, pool: Pool, request: Request) -> None:
+        """*request* waited too long for a session."""
+
+
 __all__ = ["Pool", "PoolOptions"]
 
 
@@ -33,9 +55,9 @@ class Pool:
     """The sessions of one pool, handed out to requests fairly.
 
     *create_session* creates one session for the given triggering request (it
-    retries internally and raises when the pool cannot get one);
-    *on_retired* is told about every session that leaves the pool; *limits*
-    are the lifecycle limits of its sessions; *jitter* is the magnitude of
+    retries internally and raises when the pool cannot get one); *events* is
+    told about sessions joining and leaving the pool and about waiting
+    requests; *jitter* is the magnitude of
     the random variation of the delay; *max_wait* bounds the seconds a
     request waits for a session.
 
@@ -54,7 +76,7 @@ class Pool:
         *,
         kind: str,
         create_session: Callable[[Request], Awaitable[Session]],
-        on_retired: Callable[[Session, RetireReason], None],
+        events: PoolEvents,
         jitter: float,
         max_wait: float,
     ) -> None:
@@ -67,7 +89,7 @@ class Pool:
         #: The lifecycle limits of the sessions of the pool.
         self.limits: Limits = options.limits(kind)
         self._create_session = create_session
-        self._on_retired = on_retired
+        self._events = events
         self._jitter = jitter
         self._max_wait = max_wait
         self._pending = options.size
@@ -85,6 +107,13 @@ class Pool:
         self.profiles = ProfileRotation(())
         #: Consecutive failed initializations.
         self.bad_inits = 0
+        #: Requests served so far (uses reserved).
+        self.served = 0
+        #: Use checks passed and failed so far.
+        self.checks_passed = 0
+        self.checks_failed = 0
+        #: Monotonic time of the last activity (a request, a new session).
+        self.last_activity = time.monotonic()
 
     def __len__(self) -> int:
         return len(self._sessions)
@@ -115,6 +144,25 @@ class Pool:
         """Queue sessions made elsewhere; they are used before any new init."""
         self._seeds.extend(sessions)
 
+    def add(self, session: Session, request: Request | None = None) -> None:
+        """Add a session made elsewhere; it is used like any other.
+
+        It counts towards the size of the pool: one session fewer is
+        initialized for the first requests of the pool.
+        """
+        if self._pending > 0:
+            self._pending -= 1
+        self._add(session, request or self._template, None, None)
+
+    @property
+    def is_idle(self) -> bool:
+        """Whether nothing is going on: no request waiting or in flight."""
+        return (
+            not self._tasks
+            and not self.waiting
+            and all(session.in_flight == 0 for session in self._sessions.values())
+        )
+
     def sample_delay(self) -> float:
         """Return the delay before the next use of a session."""
         delay = self.options.delay
@@ -131,7 +179,8 @@ class Pool:
         meanwhile, :exc:`~scrapy_session_pools.SessionWaitTimeout` if no
         session is ready within the maximum wait.
         """
-        deadline = time.monotonic() + self._max_wait
+        began = self.last_activity = time.monotonic()
+        deadline = began + self._max_wait
         while True:
             own = self._pending > 0 and not self.is_closed
             session, start = await self._reserve(request, deadline)
@@ -146,7 +195,7 @@ class Pool:
                 self.release(session)
                 raise
             if session.is_alive:
-                return session
+                return self._served(session, request, began)
             self.release(session)
             logger.debug(
                 "Session %s of pool %s ended while request %s waited for it; "
@@ -155,6 +204,37 @@ class Pool:
                 self.id,
                 request,
             )
+
+    async def acquire_session(self, session: Session, request: Request) -> Session:
+        """Reserve the next use of a given live *session* for *request*."""
+        began = time.monotonic()
+        session.in_flight += 1
+        start = session.reserve(began, self.sample_delay())
+        try:
+            await self._sleep_until(start)
+        except IgnoreRequest:
+            self.release(session)
+            raise
+        return self._served(session, request, began)
+
+    async def acquire_new(self, request: Request) -> Session:
+        """Initialize a new session for *request* alone and return it."""
+        began = time.monotonic()
+        own: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
+        self._start_creation(request, own, None)
+        session, start = await own
+        try:
+            await self._sleep_until(start)
+        except IgnoreRequest:
+            self.release(session)
+            raise
+        return self._served(session, request, began)
+
+    def _served(self, session: Session, request: Request, began: float) -> Session:
+        self.served += 1
+        self.last_activity = time.monotonic()
+        self._events.request_served(self, request, self.last_activity - began)
+        return session
 
     def release(self, session: Session) -> None:
         """Count one request of *session* as answered."""
@@ -176,7 +256,7 @@ class Pool:
             return False
         self._sessions.pop(session.id, None)
         self.retired[reason] += 1
-        self._on_retired(session, reason)
+        self._events.session_retired(self, session, reason)
         template = self._template or request
         if session.renewal is None and template is not None and not self.is_closed:
             self._start_creation(template, None, None)
@@ -207,6 +287,7 @@ class Pool:
         if not self._sessions and not self._tasks:
             self._start_creation(request, None, None)
         logger.debug("Request %s waits for a session of pool %s", request, self.id)
+        self._events.request_waiting(self, request)
         try:
             return await asyncio.wait_for(
                 waiter, timeout=max(0.0, deadline - time.monotonic())
@@ -215,6 +296,7 @@ class Pool:
             raise self._timeout(request) from None
 
     def _timeout(self, request: Request) -> SessionWaitTimeout:
+        self._events.request_timed_out(self, request)
         return SessionWaitTimeout(
             f"Request {request} waited {self._max_wait:g} s for a session "
             f"of pool {self.id!r} without getting one. Increase "
@@ -290,11 +372,11 @@ class Pool:
         renews: Session | None,
     ) -> None:
         self._tasks.discard(task)
+        exception = None if task.cancelled() else task.exception()
         if task.cancelled() or self.is_closed:
             if owner is not None and not owner.done():
                 owner.set_exception(IgnoreRequest(f"Session pool {self.id} closed"))
             return
-        exception = task.exception()
         if exception is not None:
             self._on_creation_failed(exception, owner, renews)
             return
@@ -303,7 +385,7 @@ class Pool:
     def _add(
         self,
         session: Session,
-        request: Request,
+        request: Request | None,
         owner: asyncio.Future[_Slot] | None,
         renews: Session | None,
     ) -> None:
@@ -311,8 +393,11 @@ class Pool:
         session.next_use = max(session.next_use, now + self.sample_delay())
         session.last_use = max(session.last_use, now)
         self._sessions[session.id] = session
-        self._template = request
+        if request is not None:
+            self._template = request
         self.created += 1
+        self.last_activity = now
+        self._events.session_added(self, session)
         if renews is not None and renews.is_alive and renews.renewal is not None:
             self.retire(renews, renews.renewal)
         if owner is not None and not owner.done():

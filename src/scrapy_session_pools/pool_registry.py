@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from scrapy import Request
 
     from .identities import Profile
-    from .session import RetireReason, Session
+    from .pool import PoolEvents
+    from .session import Session
     from .settings import PoolsSettings
 
 logger = logging.getLogger(__name__)
@@ -52,11 +53,11 @@ class PoolRegistry:
         settings: PoolsSettings,
         *,
         create_session: Callable[[Pool, Request], Awaitable[Session]],
-        on_retired: Callable[[Pool, Session, RetireReason], None],
+        events: PoolEvents,
     ) -> None:
         self._settings = settings
         self._create_session = create_session
-        self._on_retired = on_retired
+        self._events = events
         self._pools: dict[tuple[str, str], Pool] = {}
 
     def __iter__(self) -> Iterator[Pool]:
@@ -64,6 +65,14 @@ class PoolRegistry:
 
     def __len__(self) -> int:
         return len(self._pools)
+
+    def find(self, pool_id: str) -> list[Pool]:
+        """Return the pools with the ID *pool_id* (one per session kind)."""
+        return [pool for (_, key), pool in self._pools.items() if key == pool_id]
+
+    def remove(self, pool: Pool) -> None:
+        """Forget *pool* (it must be closed first)."""
+        self._pools.pop((pool.kind, pool.id), None)
 
     def get(self, kind: str, pool_id: str) -> Pool | None:
         """Return the pool *pool_id* of sessions of *kind*, if it exists."""
@@ -100,15 +109,12 @@ class PoolRegistry:
         async def create_session(request: Request) -> Session:
             return await self._create_session(pool, request)
 
-        def on_retired(session: Session, reason: RetireReason) -> None:
-            self._on_retired(pool, session, reason)
-
         pool = Pool(
             pool_id,
             options,
             kind=kind,
             create_session=create_session,
-            on_retired=on_retired,
+            events=self._events,
             jitter=self._settings.jitter,
             max_wait=self._settings.max_wait,
         )

@@ -82,6 +82,8 @@ class Session:
     state: Any = None
     #: The profile (proxy, headers) of the session, if any.
     profile: Any = None
+    #: User data of the session; it is dropped when the session ends.
+    data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.last_use:
@@ -150,4 +152,5 @@ class Session:
         self.retire_reason = reason
         self.cookies = []
         self.state = None
+        self.data = {}
         return True

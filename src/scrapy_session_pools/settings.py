@@ -6,6 +6,7 @@ import json
 import logging
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -128,6 +129,16 @@ class _SettingsReader:
     def raw(self, name: str) -> Any:
         return self._settings.get(name)
 
+    def sequence(self, name: str) -> list[Any]:
+        value = self._settings.get(name)
+        if value is None:
+            return []
+        try:
+            return self._settings.getlist(name)
+        except (TypeError, ValueError):
+            self.problem(name, "a list", value)
+            return []
+
     def optional_number(self, name: str) -> float | None:
         value = self._settings.get(name)
         if value is None:
@@ -243,6 +254,10 @@ class PoolsSettings:
     profiles: tuple[Profile, ...] = ()
     seeds: Mapping[str, tuple[Seed, ...]] = field(default_factory=dict)
     connection_errors: tuple[type[BaseException], ...] = ()
+    log_interval: float | None = None
+    pool_idle_timeout: float | None = 600.0
+    state_file: str | None = None
+    save_interval: float = 60.0
 
     @property
     def default_pool_options(self) -> PoolOptions:
@@ -337,6 +352,7 @@ class PoolsSettings:
             transparent_mode=read.boolean("ZYTE_API_TRANSPARENT_MODE", default=False),
             **lifecycle,
             **_read_http_sessions(read),
+            **_read_control(read, settings),
         )
         read.raise_if_invalid()
         return result
@@ -361,6 +377,27 @@ def _read_lifecycle(read: _SettingsReader) -> dict[str, Any]:
     }
 
 
+def _read_control(read: _SettingsReader, settings: BaseSettings) -> dict[str, Any]:
+    """Settings of observability, pool eviction and persistence."""
+    state_file = read.raw("ZYTE_API_SESSION_STATE_FILE")
+    if state_file is not None and not isinstance(state_file, str):
+        read.problem("ZYTE_API_SESSION_STATE_FILE", "a file path", state_file)
+        state_file = None
+    jobdir = settings.get("JOBDIR")
+    if state_file is None and jobdir:
+        state_file = str(Path(jobdir) / "session_pools.json")
+    # 0 turns eviction off; no value means the default of 10 minutes.
+    idle_timeout: float | None = read.number(
+        "ZYTE_API_SESSION_POOL_IDLE_TIMEOUT", 600.0
+    )
+    return {
+        "log_interval": read.optional_number("ZYTE_API_SESSION_LOG_INTERVAL"),
+        "pool_idle_timeout": idle_timeout or None,
+        "state_file": state_file,
+        "save_interval": read.number("ZYTE_API_SESSION_SAVE_INTERVAL", 60.0),
+    }
+
+
 def _read_http_sessions(read: _SettingsReader) -> dict[str, Any]:
     """Settings of HTTP sessions: ban signals, profiles and seeds."""
     result: dict[str, Any] = {
@@ -372,14 +409,17 @@ def _read_http_sessions(read: _SettingsReader) -> dict[str, Any]:
         ),
     }
     errors: list[type[BaseException]] = []
-    for item in read.raw("RETRY_EXCEPTIONS") or ():
+    for item in read.sequence("RETRY_EXCEPTIONS"):
         try:
             loaded = load_object(item) if isinstance(item, str) else item
         except (ImportError, NameError, ValueError, AttributeError):
-            read.problem("RETRY_EXCEPTIONS", "exception classes or import paths", item)
-            continue
+            loaded = None
         if isinstance(loaded, type) and issubclass(loaded, BaseException):
             errors.append(loaded)
+        else:
+            read.problem(
+                "RETRY_EXCEPTIONS", "exception classes or their import paths", item
+            )
     result["connection_errors"] = tuple(errors)
     for name, key, parse in (
         ("ZYTE_API_SESSION_PROFILES", "profiles", parse_profiles),

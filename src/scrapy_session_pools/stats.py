@@ -27,6 +27,18 @@ USE_BLOCKED = "use/blocked"
 USE_RATE_LIMITED = "use/rate-limited"
 #: Prefix of the stats counting retired sessions by reason.
 RETIRED = "retired/"
+USE_PIN_LOST = "use/pinned-session-lost"
+
+#: Gauges, set when the spider closes (never per pool).
+GAUGE_PEAK_LIVE = "gauges/peak-live-sessions"
+GAUGE_PEAK_WAITING = "gauges/peak-waiting-requests"
+GAUGE_WAIT_MAX = "gauges/wait-seconds/max"
+GAUGE_WAIT_P50 = "gauges/wait-seconds/p50"
+GAUGE_WAIT_P95 = "gauges/wait-seconds/p95"
+GAUGE_USES_MEAN = "gauges/session-uses/mean"
+GAUGE_USES_MAX = "gauges/session-uses/max"
+GAUGE_LIFETIME_MEAN = "gauges/session-seconds/mean"
+GAUGE_LIFETIME_MAX = "gauges/session-seconds/max"
 
 #: Every per-pool stat name, in documentation order.
 POOL_STAT_NAMES = (
@@ -73,6 +85,10 @@ class SessionStats:
     def increment_retired(self, reason: str, pool_id: str) -> None:
         """Count a session of the pool *pool_id* retired for *reason*."""
         self._stats.inc_value(self.key(f"{RETIRED}{reason}", pool_id))
+
+    def set_gauge(self, name: str, value: float) -> None:
+        """Set the gauge *name* (a ``GAUGE_*`` constant) to *value*."""
+        self._stats.set_value(self.key(name), value)
 
     def increment_disabled(self) -> None:
         """Count a request that reached the middleware with sessions disabled."""

@@ -1,0 +1,159 @@
+"""SessionControl: list, retire and add sessions, and their user data."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from .identities import Profile, Seed
+from .middleware import SessionPoolsMiddleware
+from .session import RetireReason, Session
+from .snapshots import PoolInfo, SessionInfo
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from typing_extensions import Self
+
+    from .manager import SessionManager
+
+
+class SessionControl:
+    """Inspect and steer the session pools of a crawl.
+
+    Get it from a spider, an extension or any component that has the
+    crawler:
+
+    .. code-block:: python
+
+        from scrapy_session_pools import SessionControl
+
+
+        class MySpider(Spider):
+            def parse(self, response):
+                control = SessionControl.from_crawler(self.crawler)
+                if "captcha" in response.text:
+                    control.retire(control.session_id(response.request))
+                control.data(response.request)["token"] = response.css(
+                    "#token::text"
+                ).get()
+
+    Session IDs are those of :func:`~scrapy_session_pools.get_request_session_id`.
+    """
+
+    def __init__(self, manager: SessionManager) -> None:
+        self._manager = manager
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        """Return the control of the pools of *crawler*.
+
+        Raises :exc:`RuntimeError` if
+        :class:`~scrapy_session_pools.SessionPoolsMiddleware` is not enabled
+        or the crawl has not started.
+        """
+        middleware = (
+            crawler.get_downloader_middleware(SessionPoolsMiddleware)
+            if crawler.engine is not None
+            else None
+        )
+        if middleware is None:
+            raise RuntimeError(
+                "SessionControl needs a running crawl with the "
+                "SessionPoolsMiddleware enabled (add scrapy_session_pools.Addon "
+                "to ADDONS)."
+            )
+        return cls(middleware.manager)
+
+    def pools(self) -> list[PoolInfo]:
+        """Return a snapshot of every pool and its live sessions."""
+        return [PoolInfo.of(pool) for pool in self._manager.pools]
+
+    def sessions(self, pool_id: str | None = None) -> list[SessionInfo]:
+        """Return a snapshot of the live sessions, of one pool or of all."""
+        return [
+            session
+            for pool in self.pools()
+            if pool_id is None or pool.id == pool_id
+            for session in pool.sessions
+        ]
+
+    @staticmethod
+    def session_id(request: Request) -> str | None:
+        """Return the ID of the session *request* was sent with, if any."""
+        from .meta import get_request_session_id  # noqa: PLC0415
+
+        return get_request_session_id(request)
+
+    def retire(self, session_id: str | None, reason: str = "manual") -> bool:
+        """Retire the live session *session_id*; a replacement is created.
+
+        *reason* is ``"manual"`` or another :class:`RetireReason` value, and
+        shows in the ``sessions/retired/<reason>`` stat and the
+        :data:`~scrapy_session_pools.signals.session_retired` signal. Returns
+        ``False`` if no live session has that ID.
+        """
+        found = self._manager.find_session(session_id) if session_id else None
+        if found is None:
+            return False
+        pool, session = found
+        return pool.retire(session, RetireReason(reason))
+
+    def retire_pool(self, pool_id: str, reason: str = "manual") -> int:
+        """Retire every live session of the pool *pool_id*; return how many."""
+        retired = 0
+        for pool in self._manager.pools_by_id(pool_id):
+            for session in pool:
+                retired += pool.retire(session, RetireReason(reason))
+        return retired
+
+    def add(
+        self,
+        pool_id: str,
+        *,
+        kind: str = "http",
+        session_id: str | None = None,
+        cookies: Iterable[dict[str, Any]] = (),
+        proxy: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> str:
+        """Add a session made elsewhere to the pool *pool_id*; return its ID.
+
+        For HTTP sessions, *cookies* (dicts with ``name``, ``value``,
+        ``domain`` and optionally ``path``) fill its cookie jar, and *proxy*
+        and *headers* make its profile. For Zyte API sessions, *session_id*
+        is the Zyte API session ID (cookie mode uses *cookies*).
+        """
+        seed = Seed.from_mapping(
+            {
+                "cookies": list(cookies),
+                **({"proxy": proxy} if proxy else {}),
+                **({"headers": headers} if headers else {}),
+            },
+            0,
+        )
+        profile: Profile | None = seed.profile
+        session = Session(
+            id=session_id or str(uuid4()),
+            pool_id=pool_id,
+            created_at=time.monotonic(),
+            profile=profile,
+        )
+        self._manager.start_session(session, kind, seed.cookies)
+        self._manager.add_session(pool_id, session, kind)
+        return session.id
+
+    def data(self, request: Request) -> dict[str, Any]:
+        """Return the user data of the session of *request*.
+
+        It is a dict that lives exactly as long as the session: it is empty
+        for a new session and dropped when the session is retired. Raises
+        :exc:`KeyError` if *request* has no live session.
+        """
+        session = self._manager.session_of(request)
+        if session is None:
+            raise KeyError(f"{request} has no live session")
+        return session.data

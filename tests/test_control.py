@@ -1,0 +1,269 @@
+"""The control API, user data, lifecycle signals and pinned chains."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from scrapy import Request
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from scrapy_session_pools import SessionControl, get_request_session_id, signals
+
+from .helpers import (
+    RecordingSpider,
+    gauges,
+    http_settings,
+    run_crawl,
+    session_id_of,
+    session_stats,
+    spider_of,
+    zyte_api_settings,
+)
+from .test_http_sessions import page_field, real_session
+
+
+class RetiringSpider(RecordingSpider):
+    """Retires the session of every page that says ``retire``."""
+
+    start_requests_list = [
+        Request(f"https://example.com/{path}")
+        for path in ("1", "retire", "2", "3", "4", "5")
+    ]
+
+    def parse(self, response):
+        super().parse(response)
+        control = SessionControl.from_crawler(self.crawler)
+        if response.url.endswith("/retire"):
+            assert control.retire(control.session_id(response.request))
+
+
+@deferred_f_from_coro_f
+async def test_callback_retires_a_session_and_the_pool_replaces_it(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, CONCURRENT_REQUESTS=1
+        ),
+        RetiringSpider,
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": 2,
+        "use/check-passed": 6,
+        "retired/manual": 1,
+    }
+    sessions = [session_id_of(r) for r in spider_of(crawler).responses]
+    # Requests already on their way may still use the retired session; the
+    # last ones use its replacement.
+    assert sessions[0] == sessions[1]
+    assert sessions[-1] != sessions[1]
+    assert len(set(sessions)) == 2
+
+
+class CountingSpider(RecordingSpider):
+    """Counts pages per session in the session's user data."""
+
+    start_requests_list = [Request(f"https://example.com/{n}") for n in range(6)]
+
+    def parse(self, response):
+        super().parse(response)
+        data = SessionControl.from_crawler(self.crawler).data(response.request)
+        data["pages"] = data.get("pages", 0) + 1
+        self.counts = [*getattr(self, "counts", []), data["pages"]]
+
+
+@deferred_f_from_coro_f
+async def test_user_data_lives_exactly_as_long_as_its_session(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_MAX_USES=3,
+            CONCURRENT_REQUESTS=1,
+        ),
+        CountingSpider,
+    )
+    spider = crawler.spider
+    assert isinstance(spider, CountingSpider)
+    # A new session starts with empty data.
+    assert spider.counts == [1, 2, 3, 1, 2, 3]
+    assert session_stats(crawler)["retired/max-uses"] >= 1
+
+
+class SeedingSpider(RecordingSpider):
+    """Adds a session obtained elsewhere before the crawl starts."""
+
+    session_cookie = ""
+    site_url = ""
+
+    async def start(self):
+        control = SessionControl.from_crawler(self.crawler)
+        host = self.site_url.split("//")[1].split(":")[0]
+        pool = self.site_url.split("//")[1]
+        control.add(
+            pool,
+            cookies=[{"name": "sid", "value": self.session_cookie, "domain": host}],
+        )
+        assert [s.pool for s in control.sessions()] == [pool]
+        for n in range(3):
+            yield Request(f"{self.site_url}/page/{n}", callback=self.parse)
+
+
+@deferred_f_from_coro_f
+async def test_session_added_from_outside_is_used_without_init(site):
+    sid = real_session(site)
+    spider_cls = type(
+        "Seeding",
+        (SeedingSpider,),
+        {"session_cookie": sid, "site_url": site.url()},
+    )
+    crawler = await run_crawl(
+        http_settings(ZYTE_API_SESSION_POOL_SIZE=1, CONCURRENT_REQUESTS=1), spider_cls
+    )
+    assert session_stats(crawler) == {"use/check-passed": 3}
+    assert {page_field(r, "session") for r in spider_of(crawler).responses} == {sid}
+    assert site.state()["sessions_created"] == 1
+
+
+@deferred_f_from_coro_f
+async def test_lifecycle_signals_carry_pools_sessions_and_reasons(zyte_api):
+    events: list[tuple[str, Any]] = []
+
+    class SignalSpider(RecordingSpider):
+        start_requests_list = [
+            Request(f"https://example.com/?expire_after=2&page={n}") for n in range(3)
+        ]
+
+        @classmethod
+        def from_crawler(cls, crawler, *args, **kwargs):
+            spider = super().from_crawler(crawler, *args, **kwargs)
+            crawler.signals.connect(spider.created, signal=signals.session_created)
+            crawler.signals.connect(spider.retired, signal=signals.session_retired)
+            crawler.signals.connect(spider.exhausted, signal=signals.pool_exhausted)
+            return spider
+
+        def created(self, pool, session):
+            events.append(("created", (pool, session.uses)))
+
+        def retired(self, pool, session, reason):
+            events.append(("retired", (pool, reason, session.is_alive)))
+
+        def exhausted(self, pool, waiting):
+            events.append(("exhausted", (pool, waiting)))
+
+    await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, CONCURRENT_REQUESTS=1
+        ),
+        SignalSpider,
+    )
+    created = [e for kind, e in events if kind == "created"]
+    retired = [e for kind, e in events if kind == "retired"]
+    assert created == [("example.com", 0)] * 3
+    assert retired == [("example.com", "expired", False)] * 2
+    assert all(e[0] == "example.com" for kind, e in events if kind == "exhausted")
+
+
+class ChainSpider(RecordingSpider):
+    """A checkout-like chain: each step is pinned to the session of the first."""
+
+    policy = "fail"
+    start_requests_list = [Request("https://example.com/step/0?expire_after=3")]
+
+    def parse(self, response):
+        super().parse(response)
+        step = int(response.url.split("/step/")[1].split("?")[0])
+        if step < 4:
+            yield Request(
+                f"https://example.com/step/{step + 1}?expire_after=3",
+                errback=self.errback,
+                meta={
+                    "zyte_api_session_id": get_request_session_id(response.request),
+                    "zyte_api_session_pin_policy": self.policy,
+                },
+            )
+
+
+@pytest.mark.parametrize(
+    ("policy", "steps", "sessions", "lost"),
+    [
+        pytest.param("fail", [0, 1], 1, 1, id="fail"),
+        pytest.param("renew", [0, 1, 2, 3, 4], 3, 2, id="renew"),
+    ],
+)
+@deferred_f_from_coro_f
+async def test_pinned_chain_follows_its_policy_when_its_session_dies(
+    zyte_api, policy, steps, sessions, lost
+):
+    # A session expires at its 4th use (the init is the 1st): the first one
+    # at step 2; with "renew", the chain's new session at step 4.
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=2),
+        type("Chain", (ChainSpider,), {"policy": policy}),
+    )
+    responses = spider_of(crawler).responses
+    assert [int(r.url.split("/step/")[1].split("?")[0]) for r in responses] == steps
+    assert len({session_id_of(r) for r in responses}) == sessions
+    stats = session_stats(crawler)
+    assert stats["use/expired"] == lost
+    assert stats["use/pinned-session-lost"] == lost
+    if policy == "fail":
+        [failure] = spider_of(crawler).failures
+        assert "pinned to session" in str(failure.value)
+
+
+@deferred_f_from_coro_f
+async def test_gauges_summarize_the_crawl_at_close(zyte_api, caplog):
+    caplog.set_level(logging.INFO)
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=2,
+            ZYTE_API_SESSION_MAX_USES=2,
+            CONCURRENT_REQUESTS=1,
+        ),
+        type(
+            "Six",
+            (RecordingSpider,),
+            {
+                "start_requests_list": [
+                    Request(f"https://example.com/{n}") for n in range(6)
+                ]
+            },
+        ),
+    )
+    values = gauges(crawler)
+    assert set(values) == {
+        "peak-live-sessions",
+        "peak-waiting-requests",
+        "wait-seconds/max",
+        "wait-seconds/p50",
+        "wait-seconds/p95",
+        "session-uses/mean",
+        "session-uses/max",
+        "session-seconds/mean",
+        "session-seconds/max",
+    }
+    assert values["session-uses/max"] == 2
+    assert 2 <= values["peak-live-sessions"] <= 3
+    assert "Session pools at close:" in caplog.text
+    assert "example.com" in caplog.text
+
+
+@deferred_f_from_coro_f
+async def test_periodic_log_line_reports_pools(zyte_api, caplog):
+    caplog.set_level(logging.INFO)
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_LOG_INTERVAL=0.1,
+        ),
+        type(
+            "Slow",
+            (RecordingSpider,),
+            {"start_requests_list": [Request("https://example.com/?delay=0.5")]},
+        ),
+    )
+    assert session_stats(crawler)["use/check-passed"] == 1
+    assert "Session pools: 1 pool(s), 1 live session(s)" in caplog.text
