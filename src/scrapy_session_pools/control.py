@@ -10,9 +10,11 @@ from .identities import Profile, Seed
 from .middleware import SessionPoolsMiddleware
 from .session import RetireReason, Session
 from .snapshots import PoolInfo, SessionInfo
+from .stores.file import FileStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
 
     from scrapy import Request
     from scrapy.crawler import Crawler
@@ -145,6 +147,14 @@ class SessionControl:
         self._manager.start_session(session, kind, seed.cookies)
         self._manager.add_session(pool_id, session, kind)
         return session.id
+
+    def save(self, path: str | Path) -> None:
+        """Save the live sessions of every pool to the file *path*.
+
+        Another crawl loads them with :setting:`ZYTE_API_SESSION_STATE_FILE`
+        set to *path*; see :ref:`persistence`.
+        """
+        self._manager.save(FileStore(path))
 
     def data(self, request: Request) -> dict[str, Any]:
         """Return the user data of the session of *request*.

@@ -28,6 +28,7 @@ USE_RATE_LIMITED = "use/rate-limited"
 #: Prefix of the stats counting retired sessions by reason.
 RETIRED = "retired/"
 USE_PIN_LOST = "use/pinned-session-lost"
+POOLS_EVICTED = "pools-evicted"
 
 #: Gauges, set when the spider closes (never per pool).
 GAUGE_PEAK_LIVE = "gauges/peak-live-sessions"
@@ -89,6 +90,10 @@ class SessionStats:
     def set_gauge(self, name: str, value: float) -> None:
         """Set the gauge *name* (a ``GAUGE_*`` constant) to *value*."""
         self._stats.set_value(self.key(name), value)
+
+    def increment_evicted(self) -> None:
+        """Count a pool evicted because it stayed idle."""
+        self._stats.inc_value(self.key(POOLS_EVICTED))
 
     def increment_disabled(self) -> None:
         """Count a request that reached the middleware with sessions disabled."""

@@ -1,0 +1,211 @@
+"""Saving and restoring pools: JOBDIR resume, state files, eviction."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from scrapy import Request
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from scrapy_session_pools import SessionControl
+from scrapy_session_pools.stores.file import FORMAT_VERSION, FileStore
+
+from .helpers import (
+    RecordingSpider,
+    run_crawl,
+    session_id_of,
+    session_stats,
+    spider_of,
+    spider_with,
+    zyte_api_settings,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(None, None, id="missing"),
+        pytest.param('{"version": 1, "pools": [', "not valid JSON", id="truncated"),
+        pytest.param("\x00\x01garbage", "not valid JSON", id="corrupt"),
+        pytest.param('{"version": 99}', "unknown format", id="other-version"),
+    ],
+)
+def test_bad_state_files_load_as_a_cold_start_with_a_warning(
+    tmp_path, caplog, content, message
+):
+    path = tmp_path / "state.json"
+    if content is not None:
+        path.write_text(content)
+    assert FileStore(path).load() is None
+    if message:
+        assert message in caplog.text
+    else:
+        assert caplog.text == ""
+
+
+def test_state_files_are_written_atomically_for_the_owner_only(tmp_path):
+    path = tmp_path / "sub" / "state.json"
+    store = FileStore(path)
+    store.save({"pools": []})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert store.load() == {"pools": [], "version": FORMAT_VERSION}
+    store.save({"pools": [{"id": "a"}]})
+    assert [p.name for p in path.parent.iterdir()] == ["state.json"]
+
+
+def pages(prefix: str, count: int) -> list[Request]:
+    return [Request(f"https://example.com/{prefix}/{n}") for n in range(count)]
+
+
+@deferred_f_from_coro_f
+async def test_resumed_job_reuses_its_saved_sessions(zyte_api, tmp_path):
+    settings = zyte_api_settings(
+        zyte_api, ZYTE_API_SESSION_POOL_SIZE=2, JOBDIR=str(tmp_path / "job")
+    )
+    first = await run_crawl(settings, spider_with(pages("a", 4)))
+    assert session_stats(first)["init/check-passed"] == 2
+    saved = json.loads((tmp_path / "job" / "session_pools.json").read_text())
+    assert [len(p["sessions"]) for p in saved["pools"]] == [2]
+    first_sessions = {session_id_of(r) for r in spider_of(first).responses}
+
+    second = await run_crawl(settings, spider_with(pages("b", 4)))
+    assert session_stats(second) == {"use/check-passed": 4}
+    assert {session_id_of(r) for r in spider_of(second).responses} == first_sessions
+    assert zyte_api.state()["sessions_created"] == 2
+
+
+@deferred_f_from_coro_f
+async def test_saved_sessions_past_their_limits_are_dropped_on_load(
+    zyte_api, tmp_path, caplog
+):
+    caplog.set_level(logging.INFO)
+    settings = zyte_api_settings(
+        zyte_api,
+        ZYTE_API_SESSION_POOL_SIZE=1,
+        JOBDIR=str(tmp_path / "job"),
+        CONCURRENT_REQUESTS=1,
+    )
+    await run_crawl(settings, spider_with(pages("a", 3)))
+    settings["ZYTE_API_SESSION_MAX_USES"] = 3
+    second = await run_crawl(settings, spider_with(pages("b", 1)))
+    assert session_stats(second)["init/check-passed"] == 1
+    assert "Restored 0 of 1 saved session(s) of pool example.com" in caplog.text
+
+
+class ExportingSpider(RecordingSpider):
+    start_requests_list = pages("a", 2)
+    export_path = ""
+
+    def closed(self, reason):
+        SessionControl.from_crawler(self.crawler).save(self.export_path)
+
+
+@deferred_f_from_coro_f
+async def test_exported_sessions_are_loaded_by_another_crawl(zyte_api, tmp_path):
+    path = tmp_path / "exported.json"
+    spider_cls = type("Exporting", (ExportingSpider,), {"export_path": str(path)})
+    await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1), spider_cls
+    )
+    assert path.exists()
+    second = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_STATE_FILE=str(path),
+        ),
+        spider_with(pages("b", 2)),
+    )
+    assert session_stats(second) == {"use/check-passed": 2}
+
+
+def run_resumable(
+    zyte_api, jobdir: Path, mode: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.persistence_crawl",
+            zyte_api.api_url,
+            str(jobdir),
+            "16",
+            mode,
+            "4",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=100,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize(
+    ("mode", "returncode"),
+    [
+        pytest.param("term", 0, id="sigterm"),
+        pytest.param("kill", -9, id="sigkill-after-a-save"),
+    ],
+)
+def test_job_stopped_mid_way_resumes_with_its_sessions(
+    zyte_api, tmp_path, mode, returncode
+):
+    jobdir = tmp_path / "job"
+    first = run_resumable(zyte_api, jobdir, mode)
+    assert first.returncode == returncode, first.stderr
+    done_first = (jobdir / "done.txt").read_text().split()
+    assert 4 <= len(done_first) < 16
+    created = zyte_api.state()["sessions_created"]
+    assert created == 2
+
+    second = run_resumable(zyte_api, jobdir, "none")
+    assert second.returncode == 0, second.stderr
+    stats = json.loads(second.stdout.strip().splitlines()[-1])
+    # No new session: the saved ones are still valid on the server.
+    assert "sessions/init/check-passed" not in stats
+    assert zyte_api.state()["sessions_created"] == created
+    # No request lost: every page was scraped by one run or the other.
+    done = (jobdir / "done.txt").read_text().split()
+    assert set(done) == {str(n) for n in range(16)}, second.stderr
+
+
+class PausingDomainsSpider(RecordingSpider):
+    async def start(self):
+        for n in range(5):
+            yield Request(f"https://d{n}.example/", callback=self.parse)
+        yield Request("https://pause.example/", callback=self.parse_pause)
+
+    async def parse_pause(self, response):
+        import asyncio
+
+        self.responses.append(response)
+        await asyncio.sleep(1.0)
+        yield Request("https://last.example/", callback=self.parse)
+
+
+@deferred_f_from_coro_f
+async def test_idle_pools_are_evicted_with_their_sessions(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_POOL_IDLE_TIMEOUT=0.3,
+        ),
+        PausingDomainsSpider,
+    )
+    stats = session_stats(crawler)
+    assert stats["pools-evicted"] >= 5
+    manager = SessionControl.from_crawler(crawler)
+    assert {p.id for p in manager.pools()} <= {"pause.example", "last.example"}
