@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
@@ -20,13 +19,12 @@ from .errors import PoolError, SpiderCloser
 from .hooks import call_hook, log_hook_error
 from .identities import Profile, parse_profiles
 from .init_requests import SessionInitializer
+from .maintenance import PoolMaintenance
 from .observability import PoolsObserver
 from .pool_registry import PoolRegistry, parse_pool_value
 from .registry import session_config_registry
 from .session import RetireReason, Session
-from .state import dump_pools, load_session, saved_sessions
 from .stats import SessionStats
-from .stores.file import FileStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -38,6 +36,7 @@ if TYPE_CHECKING:
     from .config import SessionConfig
     from .pool import Pool
     from .settings import PoolsSettings
+    from .stores.file import FileStore
 
 logger = logging.getLogger(__name__)
 
@@ -120,11 +119,9 @@ class SessionManager:
             events=self._observer,
         )
         self._configs: dict[type[SessionConfig], SessionConfig] = {}
-        self._store = FileStore(settings.state_file) if settings.state_file else None
-        state = self._store.load() if self._store is not None else None
-        self._saved = saved_sessions(state)
-        self._saved_at = float((state or {}).get("saved_at") or time.time())
-        self._maintenance: asyncio.Task[None] | None = None
+        self._maintenance = PoolMaintenance(
+            crawler, settings, self._pools, self._stats, self._backends
+        )
 
     @property
     def is_closing(self) -> bool:
@@ -374,79 +371,17 @@ class SessionManager:
     def start(self) -> None:
         """Start background work: the periodic log line, saves, eviction."""
         self._observer.start()
-        tick = self._maintenance_tick()
-        if tick is not None and self._maintenance is None:
-            self._maintenance = asyncio.ensure_future(self._maintain(tick))
+        self._maintenance.start()
 
     def close(self) -> None:
         """Stop all session work (the spider closed); save, log a summary."""
-        if self._maintenance is not None:
-            self._maintenance.cancel()
-            self._maintenance = None
-        self.save()
+        self._maintenance.stop()
         self._observer.stop()
         self._close_pools("finished")
 
     def save(self, store: FileStore | None = None) -> bool:
-        """Save the live sessions of every pool to *store* (default: the
-        state file of the crawl); return whether anything was saved."""
-        store = store or self._store
-        if store is None:
-            return False
-        try:
-            store.save(dump_pools(self._pools))
-        except OSError as error:
-            logger.warning(
-                "Could not save the session state to %s: %s",
-                getattr(store, "path", store),
-                error,
-                extra={"spider": self._crawler.spider},
-            )
-            return False
-        return True
-
-    def _maintenance_tick(self) -> float | None:
-        ticks = []
-        if self._store is not None:
-            ticks.append(self._settings.save_interval)
-        if self._settings.pool_idle_timeout:
-            ticks.append(min(60.0, self._settings.pool_idle_timeout / 4))
-        return min(ticks) if ticks and min(ticks) > 0 else None
-
-    async def _maintain(self, tick: float) -> None:
-        last_save = time.monotonic()
-        while True:
-            await asyncio.sleep(tick)
-            now = time.monotonic()
-            if (
-                self._store is not None
-                and now - last_save >= self._settings.save_interval
-            ):
-                self.save()
-                last_save = now
-            self.evict_idle_pools(now)
-
-    def evict_idle_pools(self, now: float | None = None) -> int:
-        """Close and forget the pools idle for longer than the idle timeout."""
-        timeout = self._settings.pool_idle_timeout
-        if not timeout:
-            return 0
-        now = time.monotonic() if now is None else now
-        evicted = 0
-        for pool in self._pools:
-            if pool.is_idle and now - pool.last_activity > timeout:
-                pool.close()
-                self._pools.remove(pool)
-                self._stats.increment_evicted()
-                evicted += 1
-                logger.debug(
-                    "Evicted session pool %s, idle for %.0f s, with %d session(s)",
-                    pool.id,
-                    now - pool.last_activity,
-                    len(pool),
-                    extra={"spider": self._crawler.spider, "pool": pool.id},
-                )
-        return evicted
+        """Save the live sessions of every pool (see :class:`PoolMaintenance`)."""
+        return self._maintenance.save(store)
 
     def _close_pools(self, reason: str) -> None:
         self._initializer.close()
@@ -541,34 +476,10 @@ class SessionManager:
                     f"profile for pool {pool_id!r}: {error}"
                 ) from error
         pool, _ = self._pools.get_or_create(pool_id, options, kind, profiles)
-        pool.seed(self._restored_sessions(pool))
+        pool.seed(self._maintenance.restored_sessions(pool))
         if kind == "http":
             pool.seed(self._seed_sessions(pool))
         return pool
-
-    def _restored_sessions(self, pool: Pool) -> list[Session]:
-        saved = self._saved.pop((pool.kind, pool.id), [])
-        now, elapsed = time.monotonic(), max(0.0, time.time() - self._saved_at)
-        sessions = []
-        for item in saved:
-            session = (
-                load_session(item, pool, elapsed, now)
-                if isinstance(item, dict)
-                else None
-            )
-            if session is None:
-                continue
-            self._backends[pool.kind].start(session, item.get("cookies") or ())
-            sessions.append(session)
-        if saved:
-            logger.info(
-                "Restored %d of %d saved session(s) of pool %s",
-                len(sessions),
-                len(saved),
-                pool.id,
-                extra={"spider": self._crawler.spider, "pool": pool.id},
-            )
-        return sessions
 
     def _seed_sessions(self, pool: Pool) -> list[Session]:
         sessions = []

@@ -1,0 +1,152 @@
+"""PoolMaintenance: saving and restoring sessions, and evicting idle pools."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from .state import dump_pools, load_session, saved_sessions
+from .stores.file import FileStore
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+    from .pool import Pool
+    from .pool_registry import PoolRegistry
+    from .session import Session
+    from .settings import PoolsSettings
+    from .stats import SessionStats
+
+logger = logging.getLogger(__name__)
+
+
+class PoolMaintenance:
+    """Background care of the pools of a crawl.
+
+    With a state file (:setting:`ZYTE_API_SESSION_STATE_FILE`, or the
+    ``JOBDIR``), it loads the saved sessions when the crawl starts, hands them
+    to their pools as the pools are created, and saves the live sessions every
+    :setting:`ZYTE_API_SESSION_SAVE_INTERVAL` seconds and when the crawl
+    stops. With :setting:`ZYTE_API_SESSION_POOL_IDLE_TIMEOUT`, it evicts the
+    pools that stay idle longer than that.
+    """
+
+    def __init__(
+        self,
+        crawler: Crawler,
+        settings: PoolsSettings,
+        pools: PoolRegistry,
+        session_stats: SessionStats,
+        backends: dict[str, Any],
+    ) -> None:
+        self._crawler = crawler
+        self._settings = settings
+        self._pools = pools
+        self._stats = session_stats
+        self._backends = backends
+        self._store = FileStore(settings.state_file) if settings.state_file else None
+        state = self._store.load() if self._store is not None else None
+        self._saved = saved_sessions(state)
+        self._saved_at = float((state or {}).get("saved_at") or time.time())
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the periodic saves and evictions, if any is configured."""
+        tick = self._tick()
+        if tick is not None and self._task is None:
+            self._task = asyncio.ensure_future(self._maintain(tick))
+
+    def stop(self) -> None:
+        """Stop the periodic work and save the live sessions one last time."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.save()
+
+    def save(self, store: FileStore | None = None) -> bool:
+        """Save the live sessions of every pool to *store* (default: the
+        state file of the crawl); return whether anything was saved."""
+        store = store or self._store
+        if store is None:
+            return False
+        try:
+            store.save(dump_pools(self._pools))
+        except OSError as error:
+            logger.warning(
+                "Could not save the session state to %s: %s",
+                getattr(store, "path", store),
+                error,
+                extra={"spider": self._crawler.spider},
+            )
+            return False
+        return True
+
+    def _tick(self) -> float | None:
+        ticks = []
+        if self._store is not None:
+            ticks.append(self._settings.save_interval)
+        if self._settings.pool_idle_timeout:
+            ticks.append(min(60.0, self._settings.pool_idle_timeout / 4))
+        return min(ticks) if ticks and min(ticks) > 0 else None
+
+    async def _maintain(self, tick: float) -> None:
+        last_save = time.monotonic()
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if (
+                self._store is not None
+                and now - last_save >= self._settings.save_interval
+            ):
+                self.save()
+                last_save = now
+            self.evict_idle_pools(now)
+
+    def evict_idle_pools(self, now: float | None = None) -> int:
+        """Close and forget the pools idle for longer than the idle timeout."""
+        timeout = self._settings.pool_idle_timeout
+        if not timeout:
+            return 0
+        now = time.monotonic() if now is None else now
+        evicted = 0
+        for pool in self._pools:
+            if pool.is_idle and now - pool.last_activity > timeout:
+                pool.close()
+                self._pools.remove(pool)
+                self._stats.increment_evicted()
+                evicted += 1
+                logger.debug(
+                    "Evicted session pool %s, idle for %.0f s, with %d session(s)",
+                    pool.id,
+                    now - pool.last_activity,
+                    len(pool),
+                    extra={"spider": self._crawler.spider, "pool": pool.id},
+                )
+        return evicted
+
+    def restored_sessions(self, pool: Pool) -> list[Session]:
+        """Return the saved sessions of *pool* that are still within limits."""
+        saved = self._saved.pop((pool.kind, pool.id), [])
+        now, elapsed = time.monotonic(), max(0.0, time.time() - self._saved_at)
+        sessions = []
+        for item in saved:
+            session = (
+                load_session(item, pool, elapsed, now)
+                if isinstance(item, dict)
+                else None
+            )
+            if session is None:
+                continue
+            self._backends[pool.kind].start(session, item.get("cookies") or ())
+            sessions.append(session)
+        if saved:
+            logger.info(
+                "Restored %d of %d saved session(s) of pool %s",
+                len(sessions),
+                len(saved),
+                pool.id,
+                extra={"spider": self._crawler.spider, "pool": pool.id},
+            )
+        return sessions
