@@ -205,3 +205,50 @@ async def test_uses_of_a_session_are_spaced_by_the_session_delay(zyte_api):
     # after the previous one (minus a little network jitter).
     assert len(gaps) == 3
     assert min(gaps) >= 0.25
+
+
+@pytest.mark.parametrize(
+    ("growth", "inits"),
+    [
+        pytest.param("eager", 5, id="eager-one-session-per-first-request"),
+        pytest.param("on-demand", 1, id="on-demand-only-when-needed"),
+    ],
+)
+@deferred_f_from_coro_f
+async def test_pool_growth_policy_decides_how_many_sessions_start(
+    zyte_api, growth, inits
+):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=8,
+            ZYTE_API_SESSION_POOL_GROWTH=growth,
+        ),
+        spider_for("https://example.com/", requests=5),
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": inits,
+        "use/check-passed": 5,
+    }
+
+
+@deferred_f_from_coro_f
+async def test_on_demand_pool_grows_when_its_sessions_rest(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=3,
+            ZYTE_API_SESSION_POOL_GROWTH="on-demand",
+            ZYTE_API_SESSION_DELAY=1,
+            ZYTE_API_SESSION_RANDOMIZE_DELAY=False,
+            CONCURRENT_REQUESTS=1,
+        ),
+        spider_for("https://example.com/", requests=3),
+    )
+    # A session rests 1 s after each use (its init included). The 2nd request
+    # finds the 1st session resting and starts a 2nd one; by the 3rd request
+    # the 1st session has rested, so the pool stops growing below its size.
+    assert session_stats(crawler) == {
+        "init/check-passed": 2,
+        "use/check-passed": 3,
+    }

@@ -105,7 +105,8 @@ def test_session_delay_varies_by_download_delay_jitter(options, jitter, low, hig
         pytest.param(
             {"szie": 1},
             "unknown key 'szie' (expected some of size, delay, randomize_delay, "
-            "max_age, max_idle, max_uses, max_concurrency, error_decay, kind)",
+            "max_age, max_idle, max_uses, max_concurrency, error_decay, kind, "
+            "growth)",
             id="unknown-key",
         ),
     ],

@@ -51,6 +51,7 @@ def test_defaults_match_the_documented_defaults():
         stats_per_pool=False,
         transparent_mode=False,
         kind=None,
+        growth="eager",
         max_age=None,
         max_idle=None,
         max_uses=None,
@@ -144,7 +145,7 @@ def test_every_bad_setting_is_reported_at_once():
         (
             "ZYTE_API_SESSION_POOLS['a']: unknown key 'sise' (expected some of "
             "size, delay, randomize_delay, max_age, max_idle, max_uses, "
-            "max_concurrency, error_decay, kind)"
+            "max_concurrency, error_decay, kind, growth)"
         ),
         (
             "ZYTE_API_SESSION_CHECKER: expected a class or its import path, "

@@ -274,7 +274,7 @@ class Pool:
     async def _reserve(self, request: Request, deadline: float) -> _Slot:
         if self.is_closed:
             raise IgnoreRequest(f"Session pool {self.id} closed")
-        if self._pending > 0:
+        if self._pending > 0 and not self._grows_later():
             self._pending -= 1
             own: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
             self._start_creation(request, own, None)
@@ -294,6 +294,25 @@ class Pool:
             )
         except asyncio.TimeoutError:
             raise self._timeout(request) from None
+
+    def _grows_later(self) -> bool:
+        """With on-demand growth: whether a request can do without a new session.
+
+        It can if a session is usable right now, or if a session is being
+        created (the request waits for it).
+        """
+        if self.options.growth != "on-demand":
+            return False
+        if self._tasks:
+            return True
+        now = time.monotonic()
+        max_concurrency = self.options.max_concurrency
+        return any(
+            session.next_use <= now
+            and (max_concurrency is None or session.in_flight < max_concurrency)
+            and session.limit_reached(now, self.limits) is None
+            for session in self._sessions.values()
+        )
 
     def _timeout(self, request: Request) -> SessionWaitTimeout:
         self._events.request_timed_out(self, request)

@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 
 #: Session kinds: Zyte API sessions and plain-HTTP sessions.
 SESSION_KINDS = ("zyte_api", "http")
+#: Pool growth policies: each of the first ``size`` requests starts its own
+#: session ("eager", scrapy-zyte-api's behaviour), or a new session starts
+#: only when no session can serve a request now ("on-demand").
+GROWTH_POLICIES = ("eager", "on-demand")
 
 #: Limits of Zyte API sessions that no setting sets: Zyte API ends a session
 #: 15 minutes after its creation or after 2 minutes without use; these leave
@@ -42,6 +46,7 @@ _CHECKS: dict[str, _Check] = {
     ),
     "error_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
     "kind": (lambda v: v is None or v in SESSION_KINDS, "'zyte_api' or 'http'"),
+    "growth": (lambda v: v in GROWTH_POLICIES, "'eager' or 'on-demand'"),
 }
 
 
@@ -57,7 +62,8 @@ class PoolOptions:
     maximum number of requests a session may have in flight; *error_decay*
     how much of its error score a session loses with each good response;
     *kind* the kind of its sessions (``"zyte_api"`` or ``"http"``; ``None``:
-    decided by the request that creates the pool).
+    decided by the request that creates the pool); *growth* how the pool
+    grows to its size (see :data:`GROWTH_POLICIES`).
     """
 
     size: int = 8
@@ -69,6 +75,7 @@ class PoolOptions:
     max_concurrency: int | None = None
     error_decay: float = 0.0
     kind: str | None = None
+    growth: str = "eager"
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

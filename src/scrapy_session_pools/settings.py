@@ -16,7 +16,7 @@ from scrapy.utils.misc import load_object
 
 from .errors import InvalidSettings
 from .identities import Profile, Seed, parse_profiles, parse_seeds
-from .pool_options import SESSION_KINDS, PoolOptions
+from .pool_options import GROWTH_POLICIES, SESSION_KINDS, PoolOptions
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -244,6 +244,7 @@ class PoolsSettings:
     stats_per_pool: bool = False
     transparent_mode: bool = False
     kind: str | None = None
+    growth: str = "eager"
     max_age: float | None = None
     max_idle: float | None = None
     max_uses: int | None = None
@@ -272,6 +273,7 @@ class PoolsSettings:
             max_concurrency=self.max_concurrency,
             error_decay=self.error_decay,
             kind=self.kind,
+            growth=self.growth,
         )
 
     @property
@@ -367,7 +369,12 @@ def _read_lifecycle(read: _SettingsReader) -> dict[str, Any]:
     if kind is not None and kind not in SESSION_KINDS:
         read.problem("ZYTE_API_SESSION_KIND", "'zyte_api' or 'http'", kind)
         kind = None
+    growth = read.raw("ZYTE_API_SESSION_POOL_GROWTH") or "eager"
+    if growth not in GROWTH_POLICIES:
+        read.problem("ZYTE_API_SESSION_POOL_GROWTH", "'eager' or 'on-demand'", growth)
+        growth = "eager"
     return {
+        "growth": growth,
         "max_age": read.optional_number("ZYTE_API_SESSION_MAX_AGE"),
         "max_idle": read.optional_number("ZYTE_API_SESSION_MAX_IDLE"),
         "max_uses": read.optional_integer("ZYTE_API_SESSION_MAX_USES"),
