@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -207,5 +208,30 @@ async def test_idle_pools_are_evicted_with_their_sessions(zyte_api):
     )
     stats = session_stats(crawler)
     assert stats["pools-evicted"] >= 5
+    assert stats["retired/evicted"] == stats["pools-evicted"]
     manager = SessionControl.from_crawler(crawler)
     assert {p.id for p in manager.pools()} <= {"pause.example", "last.example"}
+
+
+class AgeSpider(RecordingSpider):
+    start_requests_list = pages("b", 1)
+
+    def parse(self, response):
+        super().parse(response)
+        control = SessionControl.from_crawler(self.crawler)
+        self.ages = [s.age for s in control.sessions()]
+
+
+@deferred_f_from_coro_f
+async def test_restored_sessions_keep_their_age(zyte_api, tmp_path):
+    settings = zyte_api_settings(
+        zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, JOBDIR=str(tmp_path / "job")
+    )
+    await run_crawl(settings, spider_with(pages("a", 1)))
+    # The session ages between the runs too: it is not restored as new.
+    await asyncio.sleep(0.5)
+    second = await run_crawl(settings, AgeSpider)
+    spider = second.spider
+    assert isinstance(spider, AgeSpider)
+    [age] = spider.ages
+    assert age >= 0.5

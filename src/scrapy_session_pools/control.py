@@ -39,6 +39,7 @@ class SessionControl:
                 control = SessionControl.from_crawler(self.crawler)
                 if "captcha" in response.text:
                     control.retire(control.session_id(response.request))
+                    return
                 control.data(response.request)["token"] = response.css(
                     "#token::text"
                 ).get()
@@ -93,23 +94,25 @@ class SessionControl:
     def retire(self, session_id: str | None, reason: str = "manual") -> bool:
         """Retire the live session *session_id*; a replacement is created.
 
-        *reason* is ``"manual"`` or another :class:`RetireReason` value, and
-        shows in the ``sessions/retired/<reason>`` stat and the
-        :data:`~scrapy_session_pools.signals.session_retired` signal. Returns
-        ``False`` if no live session has that ID.
+        *reason* is ``"manual"`` or another retirement reason of
+        :ref:`lifecycle`, and shows in the ``sessions/retired/<reason>`` stat
+        and the :data:`~scrapy_session_pools.signals.session_retired` signal.
+        Returns ``False`` if no live session has that ID.
         """
+        retire_reason = RetireReason(reason)
         found = self._manager.find_session(session_id) if session_id else None
         if found is None:
             return False
         pool, session = found
-        return pool.retire(session, RetireReason(reason))
+        return pool.retire(session, retire_reason)
 
     def retire_pool(self, pool_id: str, reason: str = "manual") -> int:
         """Retire every live session of the pool *pool_id*; return how many."""
+        retire_reason = RetireReason(reason)
         retired = 0
         for pool in self._manager.pools_by_id(pool_id):
             for session in pool:
-                retired += pool.retire(session, RetireReason(reason))
+                retired += pool.retire(session, retire_reason)
         return retired
 
     def add(
@@ -129,17 +132,19 @@ class SessionControl:
         and *headers* make its profile. For Zyte API sessions, *session_id*
         is the Zyte API session ID (cookie mode uses *cookies*).
         """
+        new_id = session_id or str(uuid4())
         seed = Seed.from_mapping(
             {
                 "cookies": list(cookies),
                 **({"proxy": proxy} if proxy else {}),
                 **({"headers": headers} if headers else {}),
+                **({"name": f"added-{new_id}"} if proxy or headers else {}),
             },
             0,
         )
         profile: Profile | None = seed.profile
         session = Session(
-            id=session_id or str(uuid4()),
+            id=new_id,
             pool_id=pool_id,
             created_at=time.monotonic(),
             profile=profile,
@@ -148,13 +153,14 @@ class SessionControl:
         self._manager.add_session(pool_id, session, kind)
         return session.id
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path) -> bool:
         """Save the live sessions of every pool to the file *path*.
 
         Another crawl loads them with :setting:`ZYTE_API_SESSION_STATE_FILE`
-        set to *path*; see :ref:`persistence`.
+        set to *path*; see :ref:`persistence`. Returns ``False`` (and logs a
+        warning) if the file could not be written.
         """
-        self._manager.save(FileStore(path))
+        return self._manager.save(FileStore(path))
 
     def data(self, request: Request) -> dict[str, Any]:
         """Return the user data of the session of *request*.

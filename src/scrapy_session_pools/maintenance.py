@@ -7,6 +7,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from .session import RetireReason
 from .state import dump_pools, load_session, saved_sessions
 from .stores.file import FileStore
 
@@ -85,11 +86,11 @@ class PoolMaintenance:
 
     def _tick(self) -> float | None:
         ticks = []
-        if self._store is not None:
+        if self._store is not None and self._settings.save_interval > 0:
             ticks.append(self._settings.save_interval)
         if self._settings.pool_idle_timeout:
             ticks.append(min(60.0, self._settings.pool_idle_timeout / 4))
-        return min(ticks) if ticks and min(ticks) > 0 else None
+        return min(ticks) if ticks else None
 
     async def _maintain(self, tick: float) -> None:
         last_save = time.monotonic()
@@ -113,7 +114,10 @@ class PoolMaintenance:
         evicted = 0
         for pool in self._pools:
             if pool.is_idle and now - pool.last_activity > timeout:
+                sessions = list(pool)
                 pool.close()
+                for session in sessions:
+                    pool.retire(session, RetireReason.EVICTED)
                 self._pools.remove(pool)
                 self._stats.increment_evicted()
                 evicted += 1
@@ -121,7 +125,7 @@ class PoolMaintenance:
                     "Evicted session pool %s, idle for %.0f s, with %d session(s)",
                     pool.id,
                     now - pool.last_activity,
-                    len(pool),
+                    len(sessions),
                     extra={"spider": self._crawler.spider, "pool": pool.id},
                 )
         return evicted

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from .config import SessionConfig
     from .pool import Pool
+    from .pool_options import PoolOptions
     from .settings import PoolsSettings
     from .stores.file import FileStore
 
@@ -198,6 +199,14 @@ class SessionManager:
             return await pool.acquire_session(session, request)
         self._stats.increment(stats.USE_PIN_LOST, pool.id)
         policy = request.meta.get(meta.PIN_POLICY, "fail")
+        if policy not in {"fail", "renew"}:
+            logger.error(
+                "%s has zyte_api_session_pin_policy=%r; expected 'fail' or "
+                "'renew'. Failing it.",
+                request,
+                policy,
+                extra={"spider": self._crawler.spider, "pool": pool.id},
+            )
         if policy != "renew":
             raise IgnoreRequest(
                 f"{request} is pinned to session {session_id} of pool {pool.id}, "
@@ -475,10 +484,21 @@ class SessionManager:
                     f"{type(config).__qualname__}.profiles() returned a bad "
                     f"profile for pool {pool_id!r}: {error}"
                 ) from error
-        pool, _ = self._pools.get_or_create(pool_id, options, kind, profiles)
-        pool.seed(self._maintenance.restored_sessions(pool))
-        if kind == "http":
-            pool.seed(self._seed_sessions(pool))
+        return self._new_pool(pool_id, options, kind, profiles)
+
+    def _new_pool(
+        self,
+        pool_id: str,
+        options: PoolOptions,
+        kind: str,
+        profiles: tuple[Profile, ...],
+    ) -> Pool:
+        """Create a pool with its restored sessions, then its seeds."""
+        pool, is_new = self._pools.get_or_create(pool_id, options, kind, profiles)
+        if is_new:
+            pool.seed(self._maintenance.restored_sessions(pool), keep_age=True)
+            if kind == "http":
+                pool.seed(self._seed_sessions(pool))
         return pool
 
     def _seed_sessions(self, pool: Pool) -> list[Session]:
@@ -534,10 +554,15 @@ class SessionManager:
 
     def add_session(self, pool_id: str, session: Session, kind: str) -> Pool:
         """Add a session made elsewhere to the pool *pool_id* of *kind*."""
+        if kind not in self._backends:
+            raise ValueError(
+                f"Unknown session kind {kind!r}; expected 'zyte_api' or 'http'"
+            )
         pool = self._pools.get(kind, pool_id)
         if pool is None:
-            options = self._pools.options_for(pool_id, {})
-            pool, _ = self._pools.get_or_create(pool_id, options, kind, ())
+            pool = self._new_pool(
+                pool_id, self._pools.options_for(pool_id, {}), kind, ()
+            )
         pool.add(session)
         return pool
 

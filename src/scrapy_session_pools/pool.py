@@ -94,9 +94,12 @@ class Pool:
         self._max_wait = max_wait
         self._pending = options.size
         self._sessions: dict[str, Session] = {}
-        self._seeds: deque[Session] = deque()
+        self._seeds: deque[tuple[Session, bool]] = deque()
         self._waiters: deque[asyncio.Future[_Slot]] = deque()
         self._tasks: set[asyncio.Task[Session]] = set()
+        # Replacements being created that no request waits for yet.
+        self._unclaimed: set[asyncio.Task[Session]] = set()
+        self._claims: dict[asyncio.Task[Session], asyncio.Future[_Slot]] = {}
         self._closed = asyncio.Event()
         self._template: Request | None = None
         #: Number of sessions that joined the pool so far.
@@ -140,9 +143,13 @@ class Pool:
         """Return the live session *session_id* of this pool, if any."""
         return self._sessions.get(session_id)
 
-    def seed(self, sessions: Iterable[Session]) -> None:
-        """Queue sessions made elsewhere; they are used before any new init."""
-        self._seeds.extend(sessions)
+    def seed(self, sessions: Iterable[Session], *, keep_age: bool = False) -> None:
+        """Queue sessions made elsewhere; they are used before any new init.
+
+        Their age and idle time count from when they join the pool, unless
+        *keep_age* (sessions restored from a saved state keep theirs).
+        """
+        self._seeds.extend((session, keep_age) for session in sessions)
 
     def add(self, session: Session, request: Request | None = None) -> None:
         """Add a session made elsewhere; it is used like any other.
@@ -221,7 +228,11 @@ class Pool:
         """Initialize a new session for *request* alone and return it."""
         began = time.monotonic()
         own: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
-        self._start_creation(request, own, None)
+        if self._unclaimed:
+            # A replacement is already on its way: take it rather than grow.
+            self._claims[self._unclaimed.pop()] = own
+        else:
+            self._start_creation(request, own, None)
         session, start = await own
         try:
             await self._sleep_until(start)
@@ -239,6 +250,7 @@ class Pool:
     def release(self, session: Session) -> None:
         """Count one request of *session* as answered."""
         session.in_flight = max(0, session.in_flight - 1)
+        self.last_activity = time.monotonic()
         if self.options.max_concurrency is not None:
             self._serve_waiters()
 
@@ -373,12 +385,15 @@ class Pool:
         renews: Session | None,
     ) -> None:
         if self._seeds:
-            seed = self._seeds.popleft()
-            seed.created_at = seed.last_use = time.monotonic()
+            seed, keep_age = self._seeds.popleft()
+            if not keep_age:
+                seed.created_at = seed.last_use = time.monotonic()
             self._add(seed, request, owner, renews)
             return
         task = asyncio.ensure_future(self._create_session(request))
         self._tasks.add(task)
+        if owner is None and renews is None:
+            self._unclaimed.add(task)
         task.add_done_callback(
             lambda done: self._on_created(done, request, owner, renews)
         )
@@ -391,6 +406,8 @@ class Pool:
         renews: Session | None,
     ) -> None:
         self._tasks.discard(task)
+        self._unclaimed.discard(task)
+        owner = self._claims.pop(task, owner)
         exception = None if task.cancelled() else task.exception()
         if task.cancelled() or self.is_closed:
             if owner is not None and not owner.done():

@@ -29,6 +29,8 @@ class RetireReason(enum.Enum):
     MAX_USES = "max-uses"
     #: Retired on request (control API).
     MANUAL = "manual"
+    #: Its pool stayed idle for too long and was evicted.
+    EVICTED = "evicted"
 
 
 @dataclass(frozen=True, slots=True)

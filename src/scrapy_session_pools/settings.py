@@ -387,6 +387,8 @@ def _read_lifecycle(read: _SettingsReader) -> dict[str, Any]:
 def _read_control(read: _SettingsReader, settings: BaseSettings) -> dict[str, Any]:
     """Settings of observability, pool eviction and persistence."""
     state_file = read.raw("ZYTE_API_SESSION_STATE_FILE")
+    if isinstance(state_file, Path):
+        state_file = str(state_file)
     if state_file is not None and not isinstance(state_file, str):
         read.problem("ZYTE_API_SESSION_STATE_FILE", "a file path", state_file)
         state_file = None
