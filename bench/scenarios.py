@@ -1,0 +1,178 @@
+"""The benchmark scenarios: servers, request sets, alternatives and knobs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: The address that session inits of scenario 3 set (``setLocation``).
+LOCATION = {"addressCountry": "US", "postalCode": "10001"}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One benchmark scenario.
+
+    *server* is ``"zyte_api"`` (the fake Zyte API) or ``"site"`` (the
+    session-gated website, crawled with plain HTTP sessions). Requests go to
+    *domains* domains round-robin, or, with *per_domain*, to consecutive
+    groups of that many requests per domain. *knobs* is the query string of
+    the fake API scenario knobs appended to every URL; *location* is set as
+    the ``zyte_api_session_location`` meta key of every request.
+    """
+
+    name: str
+    title: str
+    measures: str
+    server: str
+    alternatives: tuple[str, ...]
+    requests: int
+    domains: int = 1
+    per_domain: int | None = None
+    concurrency: int = 32
+    server_options: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    knobs: str = ""
+    location: dict[str, str] | None = None
+    #: Share of session-using requests answered 520 (emulated random bans).
+    ban_rate: float = 0.0
+    #: Share of session inits whose setLocation action fails.
+    set_location_fail_rate: float = 0.0
+    #: Extra seconds of latency of session init requests.
+    init_delay: float = 0.0
+    #: Measure how long requests wait for a session.
+    wait_stamps: bool = False
+    #: Also measure the memory retained per pool (tracemalloc), once.
+    memory: bool = False
+
+    def domain_count(self, requests: int) -> int:
+        """Return the number of domains of a run of *requests* requests."""
+        if self.per_domain is not None:
+            return max(1, -(-requests // self.per_domain))
+        return self.domains
+
+    def planned(
+        self, base_url: str, requests: int, extra_knobs: str = ""
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Return the URL and meta of each request of a run.
+
+        *base_url* is the website URL for the ``site`` server; Zyte API
+        scenarios use made-up domains (``https://d7.example/``), which only
+        the fake API sees. *extra_knobs* are added to the scenario's knobs.
+        """
+        meta: dict[str, Any] = {}
+        if self.location is not None:
+            meta["zyte_api_session_location"] = dict(self.location)
+        knobs = "".join(f"&{k}" for k in (self.knobs, extra_knobs) if k)
+        planned = []
+        for index in range(requests):
+            if self.server == "site":
+                url = f"{base_url}/page/{index}?n={index}{knobs}"
+            else:
+                if self.per_domain is not None:
+                    domain = index // self.per_domain
+                else:
+                    domain = index % self.domains
+                url = f"https://d{domain}.example/p/{index}?n={index}{knobs}"
+            planned.append((url, dict(meta)))
+        return planned
+
+
+_ZYTE = ("off", "zyte", "ours")
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario(
+            name="overhead",
+            title="1. Overhead: 1 domain, no bans, zero latency",
+            measures=(
+                "The cost of session management itself: every call succeeds "
+                "and the server answers at once, so any slowdown against "
+                "sessions-off is CPU spent by the session code."
+            ),
+            server="zyte_api",
+            alternatives=_ZYTE,
+            requests=5000,
+        ),
+        Scenario(
+            name="broad",
+            title="2. Broad crawl: 5 requests per domain",
+            measures=(
+                "Pool creation cost: each domain is a pool; with the default "
+                "pool size (8) every request of a 5-request domain starts its "
+                "own session. ours-size1 (pool size 1) shows what a "
+                "pool-growth policy could reach."
+            ),
+            server="zyte_api",
+            alternatives=(*_ZYTE, "ours-on-demand", "ours-size1"),
+            requests=5000,
+            per_domain=5,
+        ),
+        Scenario(
+            name="realistic",
+            title="3. Cost under realistic sessions",
+            measures=(
+                "Calls per success, inits, wasted calls and lost requests "
+                "when sessions get banned after 20 uses, 2% of uses are "
+                "banned at random, 10% of inits fail setLocation, sessions "
+                "expire after 2.5 s; 50 ms per call, 300 ms per init."
+            ),
+            server="zyte_api",
+            alternatives=(*_ZYTE, "ours-matched"),
+            requests=3000,
+            domains=3,
+            server_options={"session_max_age": 2.5, "latency": 0.05},
+            knobs="ban_after=20",
+            location=LOCATION,
+            ban_rate=0.02,
+            set_location_fail_rate=0.10,
+            init_delay=0.25,
+        ),
+        Scenario(
+            name="contention",
+            title="4. Contention: concurrency 64, pool size 2, delay 0.5 s",
+            measures=(
+                "Fair waiting: 64 requests in flight share 2 sessions that "
+                "may each be used every 0.5 s (randomized 0.25-0.75 s). No "
+                "request may fail for lack of a session; wait p50/p95 is the "
+                "time a request spends in the session middleware."
+            ),
+            server="zyte_api",
+            alternatives=_ZYTE,
+            requests=120,
+            concurrency=64,
+            settings={
+                "ZYTE_API_SESSION_POOL_SIZE": 2,
+                "ZYTE_API_SESSION_DELAY": 0.5,
+            },
+            wait_stamps=True,
+        ),
+        Scenario(
+            name="scale",
+            title="5. Scale: 2 requests per domain, thousands of domains",
+            measures=(
+                "Throughput with thousands of pools, and the memory each "
+                "pool keeps after the crawl (tracemalloc, one extra crawl "
+                "per alternative)."
+            ),
+            server="zyte_api",
+            alternatives=(*_ZYTE, "ours-on-demand"),
+            requests=4000,
+            per_domain=2,
+            memory=True,
+        ),
+        Scenario(
+            name="http",
+            title="6. HTTP sessions against the gated site",
+            measures=(
+                "Plain-HTTP sessions: throughput against Scrapy alone (one "
+                "cookie session from /landing), and pages per session created; "
+                "ours-bans adds ban_after=20 to every page."
+            ),
+            server="site",
+            alternatives=("off", "ours", "ours-bans"),
+            requests=3000,
+        ),
+    )
+}
