@@ -2,7 +2,7 @@
 
 Run it with::
 
-    python -m scrapy_session_pools.testing.zyte_api --port 0 [--host 127.0.0.1]
+    python -m scrapy_session_pools.testing.zyte_api --port 0
         [--session-max-age SECONDS] [--session-max-idle SECONDS]
         [--latency SECONDS]
 
@@ -212,15 +212,11 @@ actions run.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import base64
-import contextlib
 import html
 import json
 import logging
-import signal
-import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -229,6 +225,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from scrapy_session_pools.testing.server import SubprocessServer
+from scrapy_session_pools.testing.serving import argument_parser, seconds, serve
 from scrapy_session_pools.testing.zyte_api_requests import (
     _DOWNLOAD_ERRORS,
     _ELAPSED_TIME,
@@ -246,6 +243,7 @@ from scrapy_session_pools.testing.zyte_api_requests import (
 )
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
 
 logger = logging.getLogger(__name__)
@@ -560,48 +558,18 @@ def create_app(
     return app
 
 
-async def _serve(app: web.Application, host: str, port: int) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):  # Windows
-            loop.add_signal_handler(signum, stopping.set)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        bound_port = runner.addresses[0][1]
-        url_host = f"[{host}]" if ":" in host else host
-        # The only output on stdout: the parent waits for this line.
-        sys.stdout.write(f"http://{url_host}:{bound_port}\n")
-        sys.stdout.flush()
-        await stopping.wait()
-    finally:
-        await runner.cleanup()
-
-
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {_MODULE}",
-        description="Fake Zyte API server with session semantics, for tests.",
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument(
-        "--session-max-age", type=_seconds, default=None, metavar="SECONDS"
+    parser = argument_parser(
+        _MODULE, "Fake Zyte API server with session semantics, for tests."
     )
     parser.add_argument(
-        "--session-max-idle", type=_seconds, default=None, metavar="SECONDS"
+        "--session-max-age", type=seconds, default=None, metavar="SECONDS"
     )
-    parser.add_argument("--latency", type=_seconds, default=0.0, metavar="SECONDS")
+    parser.add_argument(
+        "--session-max-idle", type=seconds, default=None, metavar="SECONDS"
+    )
+    parser.add_argument("--latency", type=seconds, default=0.0, metavar="SECONDS")
     return parser.parse_args(argv)
-
-
-def _seconds(value: str) -> float:
-    seconds = float(value)
-    if not seconds >= 0:
-        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {value!r}")
-    return seconds
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -615,7 +583,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         session_max_idle=args.session_max_idle,
         latency=args.latency,
     )
-    asyncio.run(_serve(app, args.host, args.port))
+    asyncio.run(serve(app, args.port))
 
 
 class FakeZyteAPI(SubprocessServer):
