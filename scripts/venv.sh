@@ -1,5 +1,6 @@
+#!/usr/bin/env bash
 # Creates .venv (if missing) and installs the project with its test extras.
-# Sourced by scripts/demo.sh and scripts/test.sh.
+# Run by the README's test command; sourced by scripts/demo.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-python3}"
