@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request, Spider
 from scrapy.utils.test import get_crawler
 
-from scrapy_session_pools.meta import ZYTE_API_META_KEYS, zyte_api_session_id
+from scrapy_session_pools.meta import find_session_id
 from scrapy_session_pools.stats import PREFIX
 
 if TYPE_CHECKING:
@@ -125,11 +125,8 @@ def gauges(crawler: Crawler) -> dict[str, Any]:
 
 def session_id_of(response: Response) -> str | None:
     """Return the session ID that the request of *response* was sent with."""
-    for key in ZYTE_API_META_KEYS:
-        session_id = zyte_api_session_id(response.meta.get(key))
-        if session_id is not None:
-            return session_id
-    return None
+    assert response.request is not None
+    return find_session_id(response.request)
 
 
 def spider_of(crawler: Crawler) -> RecordingSpider:

@@ -166,25 +166,6 @@ async def test_first_requests_of_a_pool_each_use_the_session_they_created(zyte_a
 
 
 @deferred_f_from_coro_f
-async def test_a_pool_with_a_session_delay_serves_every_request(zyte_api):
-    crawler = await run_crawl(
-        zyte_api_settings(
-            zyte_api,
-            ZYTE_API_SESSION_POOL_SIZE=1,
-            ZYTE_API_SESSION_DELAY=0.2,
-            ZYTE_API_SESSION_RANDOMIZE_DELAY=False,
-        ),
-        spider_for("https://example.com/", requests=3),
-    )
-    assert session_stats(crawler) == {
-        "init/check-passed": 1,
-        "use/check-passed": 3,
-    }
-    assert len({session_id_of(r) for r in spider_of(crawler).responses}) == 1
-    assert crawler.stats.get_value("finish_reason") == "finished"
-
-
-@deferred_f_from_coro_f
 async def test_uses_of_a_session_are_spaced_by_the_session_delay(zyte_api):
     crawler = await run_crawl(
         zyte_api_settings(

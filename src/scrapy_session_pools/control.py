@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from .identities import Profile, Seed
+from .meta import find_session_id
 from .middleware import SessionPoolsMiddleware
 from .session import RetireReason, Session
 from .snapshots import PoolInfo, SessionInfo
@@ -87,9 +88,7 @@ class SessionControl:
     @staticmethod
     def session_id(request: Request) -> str | None:
         """Return the ID of the session *request* was sent with, if any."""
-        from .meta import get_request_session_id  # noqa: PLC0415
-
-        return get_request_session_id(request)
+        return find_session_id(request)
 
     def retire(self, session_id: str | None, reason: str = "manual") -> bool:
         """Retire the live session *session_id*; a replacement is created.

@@ -7,6 +7,7 @@ import logging
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.utils.misc import build_from_crawler
@@ -47,12 +48,14 @@ _served_request: ContextVar[Request | None] = ContextVar(
 )
 
 
+try:
+    from scrapy_poet.api import DummyResponse
+except ImportError:  # pragma: no cover - scrapy-poet is optional
+    DummyResponse = None  # type: ignore[assignment,misc]  # no scrapy-poet
+
+
 def _is_dummy_response(response: Response) -> bool:
-    try:
-        from scrapy_poet.api import DummyResponse  # noqa: PLC0415
-    except ImportError:  # pragma: no cover - scrapy-poet is optional
-        return False
-    return isinstance(response, DummyResponse)
+    return DummyResponse is not None and isinstance(response, DummyResponse)
 
 
 def _sync_result(value: Any) -> Any:
@@ -120,6 +123,9 @@ class SessionManager:
             events=self._observer,
         )
         self._configs: dict[type[SessionConfig], SessionConfig] = {}
+        self._request_configs: WeakKeyDictionary[Request, SessionConfig] = (
+            WeakKeyDictionary()
+        )
         self._maintenance = PoolMaintenance(
             crawler, settings, self._pools, self._stats, self._backends
         )
@@ -135,11 +141,19 @@ class SessionManager:
         return iter(self._pools)
 
     def config_for(self, request: Request) -> SessionConfig:
-        """Return the session config instance for the URL of *request*."""
+        """Return the session config instance for the URL of *request*.
+
+        The URL-pattern lookup runs once per request object (fingerprinting,
+        assignment and checks all ask).
+        """
+        config = self._request_configs.get(request)
+        if config is not None:
+            return config
         cls = session_config_registry.session_config_cls(request)
         config = self._configs.get(cls)
         if config is None:
             config = self._configs[cls] = build_from_crawler(cls, self._crawler)
+        self._request_configs[request] = config
         return config
 
     def get_pool(self, request: Request) -> str | None:

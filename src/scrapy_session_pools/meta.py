@@ -70,19 +70,33 @@ def get_request_session_id(request: Request) -> str | None:
 
     Returns ``None`` (and logs a warning) if the request has no session.
     """
-    for key in (SESSION_ID_META_KEY, COOKIE_SESSION_ID_META_KEY):
-        session_id = request.meta.get(key)
-        if session_id:
-            return str(session_id)
+    session_id = find_session_id(request)
+    if session_id is None:
+        logger.warning(
+            "Request %s had no session ID assigned. If sessions are enabled for "
+            "this request, please report this as a bug.",
+            request,
+        )
+    return session_id
+
+
+def find_session_id(request: Request) -> str | None:
+    """Return the session ID of *request* (HTTP or Zyte API), if any."""
+    session_id = request.meta.get(SESSION_ID_META_KEY)
+    if session_id:
+        return str(session_id)
+    return find_zyte_api_session_id(request)
+
+
+def find_zyte_api_session_id(request: Request) -> str | None:
+    """Return the Zyte API session ID of *request* (cookie mode too), if any."""
+    cookie_session_id = request.meta.get(COOKIE_SESSION_ID_META_KEY)
+    if cookie_session_id:
+        return str(cookie_session_id)
     for key in ZYTE_API_META_KEYS:
         session_id = zyte_api_session_id(request.meta.get(key))
         if session_id is not None:
             return session_id
-    logger.warning(
-        "Request %s had no session ID assigned. If sessions are enabled for "
-        "this request, please report this as a bug.",
-        request,
-    )
     return None
 
 

@@ -92,6 +92,7 @@ class PoolsObserver:
         self._task: asyncio.Task[None] | None = None
         self._live = 0
         self._peak_live = 0
+        self._waiting = 0
         self._peak_waiting = 0
         self._waits = _Summary()
         self._wait_sample = _Reservoir(_SAMPLE_SIZE)
@@ -132,9 +133,13 @@ class PoolsObserver:
 
     def request_waiting(self, pool: Pool, request: Request) -> None:
         """Track the peak of waiting requests; send :data:`signals.pool_exhausted`."""
-        waiting = sum(p.waiting for p in self._pools())
-        self._peak_waiting = max(self._peak_waiting, waiting)
+        self._waiting += 1
+        self._peak_waiting = max(self._peak_waiting, self._waiting)
         self._send(signals.pool_exhausted, pool=pool.id, waiting=pool.waiting)
+
+    def request_stopped_waiting(self, pool: Pool, request: Request) -> None:
+        """Count a request that no longer waits."""
+        self._waiting -= 1
 
     def request_served(self, pool: Pool, request: Request, waited: float) -> None:
         """Record how long *request* waited for its session."""

@@ -41,6 +41,9 @@ class PoolEvents(Protocol):
     def request_waiting(self, pool: Pool, request: Request) -> None:
         """*request* found no usable session and waits."""
 
+    def request_stopped_waiting(self, pool: Pool, request: Request) -> None:
+        """*request* stopped waiting: it got a session, timed out or failed."""
+
     def request_served(self, pool: Pool, request: Request, waited: float) -> None:
         """*request* got its session after waiting *waited* seconds."""
 
@@ -306,6 +309,8 @@ class Pool:
             )
         except asyncio.TimeoutError:
             raise self._timeout(request) from None
+        finally:
+            self._events.request_stopped_waiting(self, request)
 
     def _grows_later(self) -> bool:
         """With on-demand growth: whether a request can do without a new session.

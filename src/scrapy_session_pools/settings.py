@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -14,9 +13,9 @@ from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.misc import load_object
 
-from .errors import InvalidSettings
 from .identities import Profile, Seed, parse_profiles, parse_seeds
 from .pool_options import GROWTH_POLICIES, SESSION_KINDS, PoolOptions
+from .setting_readers import SettingsReader
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -35,183 +34,6 @@ _SESSION_SAFE_POLICY_PATHS = (
     "scrapy_zyte_api.SESSION_DEFAULT_RETRY_POLICY",
     "scrapy_zyte_api.SESSION_AGGRESSIVE_RETRY_POLICY",
 )
-
-
-def _describe(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
-
-
-class _SettingsReader:
-    """Typed getters that record a problem instead of raising."""
-
-    def __init__(self, settings: BaseSettings) -> None:
-        self._settings = settings
-        self.problems: list[str] = []
-
-    def is_set(self, name: str) -> bool:
-        return self._settings.get(name) is not None
-
-    def problem(self, name: str, expected: str, value: Any) -> None:
-        self.problems.append(f"{name}: expected {expected}, got {_describe(value)}")
-
-    def boolean(self, name: str, *, default: bool) -> bool:
-        value = self._settings.get(name, default)
-        if value is None:
-            return default
-        try:
-            return self._settings.getbool(name, default)
-        except ValueError:
-            self.problem(name, "a boolean (True/False, 1/0)", value)
-            return default
-
-    def integer(self, name: str, default: int, minimum: int = 0) -> int:
-        value = self._settings.get(name, default)
-        if value is None:
-            return default
-        try:
-            number = _strict_int(value)
-        except (TypeError, ValueError):
-            self.problem(name, f"an integer >= {minimum}", value)
-            return default
-        if number < minimum:
-            self.problem(name, f"an integer >= {minimum}", value)
-            return default
-        return number
-
-    def number(self, name: str, default: float, minimum: float = 0.0) -> float:
-        value = self._settings.get(name, default)
-        if value is None:
-            return default
-        try:
-            number = _strict_float(value)
-        except (TypeError, ValueError):
-            self.problem(name, f"a number >= {minimum:g}", value)
-            return default
-        if number < minimum:
-            self.problem(name, f"a number >= {minimum:g}", value)
-            return default
-        return number
-
-    def mapping(self, name: str) -> dict[str, Any]:
-        value = self._settings.get(name)
-        if value is None:
-            return {}
-        try:
-            result = self._settings.getdict(name)
-        except (TypeError, ValueError, json.JSONDecodeError):
-            self.problem(name, "a dict (or its JSON string)", value)
-            return {}
-        if not isinstance(result, dict):
-            self.problem(name, "a dict (or its JSON string)", value)
-            return {}
-        return dict(result)
-
-    def str_dict(self, name: str) -> dict[str, str]:
-        result = self.mapping(name)
-        if any(not isinstance(v, str) for v in result.values()):
-            self.problem(name, "a dict of strings", result)
-            return {}
-        return {str(k): v for k, v in result.items()}
-
-    def int_dict(self, name: str, minimum: int) -> dict[str, int]:
-        parsed: dict[str, int] = {}
-        for key, value in self.mapping(name).items():
-            try:
-                number = _strict_int(value)
-            except (TypeError, ValueError):
-                number = minimum - 1
-            if number < minimum:
-                self.problem(f"{name}[{key!r}]", f"an integer >= {minimum}", value)
-                continue
-            parsed[str(key)] = number
-        return parsed
-
-    def raw(self, name: str) -> Any:
-        return self._settings.get(name)
-
-    def sequence(self, name: str) -> list[Any]:
-        value = self._settings.get(name)
-        if value is None:
-            return []
-        try:
-            return self._settings.getlist(name)
-        except (TypeError, ValueError):
-            self.problem(name, "a list", value)
-            return []
-
-    def optional_number(self, name: str) -> float | None:
-        value = self._settings.get(name)
-        if value is None:
-            return None
-        try:
-            number = _strict_float(value)
-        except (TypeError, ValueError):
-            number = 0.0
-        if not number > 0:
-            self.problem(name, "a number > 0 (or None)", value)
-            return None
-        return number
-
-    def optional_integer(self, name: str) -> int | None:
-        value = self._settings.get(name)
-        if value is None:
-            return None
-        try:
-            number = _strict_int(value)
-        except (TypeError, ValueError):
-            number = 0
-        if number < 1:
-            self.problem(name, "an integer >= 1 (or None)", value)
-            return None
-        return number
-
-    def status_codes(self, name: str, default: set[int]) -> frozenset[int]:
-        value = self._settings.get(name)
-        if value is None:
-            return frozenset(default)
-        try:
-            codes = self._settings.getlist(name)
-            parsed = frozenset(_strict_int(code) for code in codes)
-        except (TypeError, ValueError):
-            parsed = frozenset({0})
-        if any(not 100 <= code <= 599 for code in parsed):
-            self.problem(name, "a list of HTTP status codes", value)
-            return frozenset(default)
-        return parsed
-
-    def component(self, name: str) -> Any:
-        value = self._settings.get(name)
-        if value is None or value == "":
-            return None
-        try:
-            return load_object(value)
-        except (ImportError, NameError, ValueError, AttributeError, TypeError):
-            self.problem(name, "a class or its import path", value)
-            return None
-
-    def raise_if_invalid(self) -> None:
-        if self.problems:
-            raise InvalidSettings(self.problems)
-
-
-def _strict_int(value: Any) -> int:
-    if isinstance(value, bool):
-        raise TypeError(value)
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise ValueError(value)
-        return int(value)
-    if isinstance(value, (int, str)):
-        return int(value)
-    raise TypeError(value)
-
-
-def _strict_float(value: Any) -> float:
-    if isinstance(value, bool):
-        raise TypeError(value)
-    if isinstance(value, (int, float, str)):
-        return float(value)
-    raise TypeError(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,7 +122,7 @@ class PoolsSettings:
         Raises :exc:`~scrapy_session_pools.InvalidSettings` naming every
         setting with a wrong value.
         """
-        read = _SettingsReader(settings)
+        read = SettingsReader(settings)
         delay = read.number(
             "ZYTE_API_SESSION_DELAY", read.number("DOWNLOAD_DELAY", 0.0)
         )
@@ -363,7 +185,7 @@ class PoolsSettings:
 _BY_CRAWLER: WeakKeyDictionary[Crawler, PoolsSettings] = WeakKeyDictionary()
 
 
-def _read_lifecycle(read: _SettingsReader) -> dict[str, Any]:
+def _read_lifecycle(read: SettingsReader) -> dict[str, Any]:
     """Settings that are also pool options: limits, decay and kind."""
     kind = read.raw("ZYTE_API_SESSION_KIND")
     if kind is not None and kind not in SESSION_KINDS:
@@ -384,7 +206,7 @@ def _read_lifecycle(read: _SettingsReader) -> dict[str, Any]:
     }
 
 
-def _read_control(read: _SettingsReader, settings: BaseSettings) -> dict[str, Any]:
+def _read_control(read: SettingsReader, settings: BaseSettings) -> dict[str, Any]:
     """Settings of observability, pool eviction and persistence."""
     state_file = read.raw("ZYTE_API_SESSION_STATE_FILE")
     if isinstance(state_file, Path):
@@ -407,7 +229,7 @@ def _read_control(read: _SettingsReader, settings: BaseSettings) -> dict[str, An
     }
 
 
-def _read_http_sessions(read: _SettingsReader) -> dict[str, Any]:
+def _read_http_sessions(read: SettingsReader) -> dict[str, Any]:
     """Settings of HTTP sessions: ban signals, profiles and seeds."""
     result: dict[str, Any] = {
         "blocked_status_codes": read.status_codes(
@@ -444,7 +266,7 @@ def _read_http_sessions(read: _SettingsReader) -> dict[str, Any]:
     return result
 
 
-def _jitter(settings: BaseSettings, read: _SettingsReader) -> float:
+def _jitter(settings: BaseSettings, read: SettingsReader) -> float:
     """Magnitude of delay randomization, as Scrapy's downloader computes it.
 
     DOWNLOAD_DELAY_JITTER, unless the deprecated RANDOMIZE_DOWNLOAD_DELAY is
@@ -460,12 +282,12 @@ def _jitter(settings: BaseSettings, read: _SettingsReader) -> float:
     return read.number("DOWNLOAD_DELAY_JITTER", 0.5)
 
 
-def _randomize_default(settings: BaseSettings, read: _SettingsReader) -> bool:
+def _randomize_default(settings: BaseSettings, read: SettingsReader) -> bool:
     """Randomize session delays when Scrapy randomizes download delays."""
     return _jitter(settings, read) > 0
 
 
-def _read_pools(read: _SettingsReader, defaults: PoolOptions) -> dict[str, PoolOptions]:
+def _read_pools(read: SettingsReader, defaults: PoolOptions) -> dict[str, PoolOptions]:
     entries: dict[str, dict[str, Any]] = {}
     for pool_id, entry in read.mapping("ZYTE_API_SESSION_POOLS").items():
         if not isinstance(entry, dict):
@@ -496,7 +318,7 @@ def _read_pools(read: _SettingsReader, defaults: PoolOptions) -> dict[str, PoolO
     return pools
 
 
-def _read_retry_policy(read: _SettingsReader, settings: BaseSettings) -> Any:
+def _read_retry_policy(read: SettingsReader, settings: BaseSettings) -> Any:
     explicit = settings.get("ZYTE_API_SESSION_RETRY_POLICY")
     if explicit is not None:
         return explicit

@@ -41,24 +41,6 @@ GAUGE_USES_MAX = "gauges/session-uses/max"
 GAUGE_LIFETIME_MEAN = "gauges/session-seconds/mean"
 GAUGE_LIFETIME_MAX = "gauges/session-seconds/max"
 
-#: Every per-pool stat name, in documentation order.
-POOL_STAT_NAMES = (
-    INIT_CHECK_PASSED,
-    INIT_CHECK_FAILED,
-    INIT_CHECK_ERROR,
-    INIT_PARAM_ERROR,
-    INIT_FAILED,
-    INIT_OVER_LIMIT,
-    INIT_SERVER_ERROR,
-    USE_CHECK_PASSED,
-    USE_CHECK_FAILED,
-    USE_CHECK_ERROR,
-    USE_FAILED,
-    USE_EXPIRED,
-    USE_BLOCKED,
-    USE_RATE_LIMITED,
-)
-
 
 class SessionStats:
     """Increments session stats, per pool when *per_pool* is true.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from scrapy import Request
     from scrapy.http import Response
 
@@ -49,6 +51,9 @@ class SessionBackend(Protocol):
 
     def handles(self, request: Request) -> bool:
         """Return whether *request* can be sent with a session of this backend."""
+
+    def start(self, session: Session, cookies: Iterable[dict[str, Any]] = ()) -> None:
+        """Give a new *session* its transport state, with *cookies* in it."""
 
     def apply(self, session: Session, request: Request, *, cookie_mode: bool) -> None:
         """Attach *session* to *request* (its meta is the request's own)."""

@@ -136,14 +136,7 @@ class ZyteAPIBackend:
 
     def session_id(self, request: Request) -> str | None:
         """Return the session ID of *request*, without logging if none."""
-        cookie_session_id = request.meta.get(meta.COOKIE_SESSION_ID_META_KEY)
-        if cookie_session_id:
-            return str(cookie_session_id)
-        for key in meta.ZYTE_API_META_KEYS:
-            session_id = meta.zyte_api_session_id(request.meta.get(key))
-            if session_id is not None:
-                return session_id
-        return None
+        return meta.find_zyte_api_session_id(request)
 
     def update(
         self, session: Session, response: Response, request: Request | None = None
