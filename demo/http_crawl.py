@@ -40,7 +40,12 @@ class HTTPDemoSpider(Spider):
 
 
 def settings_for(site: FakeSite, proxies: list[FakeProxy]) -> dict[str, Any]:
-    """The settings.py of this crawl: our add-on alone, HTTP session settings."""
+    """The settings.py of this crawl: our add-on alone, HTTP session settings.
+
+    Without scrapy-zyte-api's download handler, sessions are HTTP sessions
+    by default: no ZYTE_API_SESSION_KIND needed. (In a crawl through Zyte
+    API, every request gets a Zyte API session unless told otherwise.)
+    """
     return {
         "ADDONS": {"scrapy_session_pools.Addon": 500},
         "ZYTE_API_SESSION_ENABLED": True,

@@ -9,6 +9,7 @@ from scrapy_session_pools import get_request_session_id, is_session_init_request
 
 from .helpers import (
     RecordingSpider,
+    http_settings,
     run_crawl,
     session_id_of,
     session_stats,
@@ -66,10 +67,12 @@ async def test_meta_key_enables_sessions_for_one_request(zyte_api):
 
 
 @deferred_f_from_coro_f
-async def test_outside_transparent_mode_only_zyte_api_requests_get_zyte_sessions(
+async def test_outside_transparent_mode_plain_requests_become_zyte_api_requests(
     zyte_api,
 ):
-    plain_url = zyte_api.url("/_state")
+    # As in scrapy-zyte-api: with its download handler as the transport, a
+    # plain request with sessions enabled gets its session in "zyte_api",
+    # and so is sent through Zyte API.
     crawler = await run_crawl(
         zyte_api_settings(
             zyte_api, ZYTE_API_TRANSPARENT_MODE=False, ZYTE_API_SESSION_POOL_SIZE=1
@@ -79,34 +82,88 @@ async def test_outside_transparent_mode_only_zyte_api_requests_get_zyte_sessions
                 Request(
                     "https://example.com/api", meta={"zyte_api": {"browserHtml": True}}
                 ),
-                Request(plain_url),
+                Request("https://example.com/plain"),
             ]
         ),
     )
     by_url = {r.url: r for r in spider_of(crawler).responses}
-    api = by_url["https://example.com/api"]
-    assert api.meta["zyte_api"]["session"]["id"] == session_id_of(api)
-    # The plain request is not turned into a Zyte API request: it gets a
-    # plain HTTP session instead.
-    plain = by_url[plain_url]
-    assert "zyte_api" not in plain.meta
-    assert plain.meta["_session_pools_session_id"]
+    for response in by_url.values():
+        assert response.meta["zyte_api"]["session"]["id"] == session_id_of(response)
+        assert response.meta["_session_pools_kind"] == "zyte_api"
     assert session_stats(crawler) == {
-        "init/check-passed": 2,
+        "init/check-passed": 1,
         "use/check-passed": 2,
     }
+    # One init (for whichever request came first) and two uses, all with the
+    # session.
+    log = zyte_api.state()["log"]
+    assert len(log) == 3
+    assert {e["url"] for e in log} == {
+        "https://example.com/api",
+        "https://example.com/plain",
+    }
+    assert {e["session"] for e in log} == {session_id_of(by_url[url]) for url in by_url}
+
+
+@deferred_f_from_coro_f
+async def test_http_sessions_are_chosen_explicitly_in_a_zyte_api_crawl(zyte_api):
+    plain_url = zyte_api.url("/_state")
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_TRANSPARENT_MODE=False,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_KIND="http",
+        ),
+        spider_with([Request(plain_url)]),
+    )
+    [response] = spider_of(crawler).responses
+    assert "zyte_api" not in response.meta
+    assert response.meta["_session_pools_kind"] == "http"
+    assert response.meta["_session_pools_session_id"] == session_id_of(response)
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 1,
+    }
+    assert zyte_api.state()["log"] == []
+
+
+@deferred_f_from_coro_f
+async def test_automap_false_requests_get_zyte_api_sessions_in_zyte_api_meta(
+    zyte_api,
+):
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1),
+        spider_with(
+            [Request("https://example.com/", meta={"zyte_api_automap": False})]
+        ),
+    )
+    [response] = spider_of(crawler).responses
+    assert response.meta["zyte_api_automap"] is False
+    assert response.meta["zyte_api"]["session"]["id"] == session_id_of(response)
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 1,
+    }
     assert [e["url"] for e in zyte_api.state()["log"]] == [
-        "https://example.com/api",
-        "https://example.com/api",
+        "https://example.com/",
+        "https://example.com/",
     ]
 
 
 @deferred_f_from_coro_f
-async def test_requests_that_skip_zyte_api_get_http_sessions(zyte_api):
+async def test_requests_that_skip_zyte_api_get_http_sessions_when_asked(zyte_api):
     plain_url = zyte_api.url("/_state")
     crawler = await run_crawl(
         zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=1),
-        spider_with([Request(plain_url, meta={"zyte_api_automap": False})]),
+        spider_with(
+            [
+                Request(
+                    plain_url,
+                    meta={"zyte_api_automap": False, "zyte_api_session_kind": "http"},
+                )
+            ]
+        ),
     )
     assert session_stats(crawler) == {
         "init/check-passed": 1,
@@ -115,6 +172,25 @@ async def test_requests_that_skip_zyte_api_get_http_sessions(zyte_api):
     [response] = spider_of(crawler).responses
     assert response.meta["_session_pools_kind"] == "http"
     assert zyte_api.state()["log"] == []
+
+
+@deferred_f_from_coro_f
+async def test_without_a_zyte_api_handler_sessions_are_http_sessions(site, caplog):
+    caplog.set_level("INFO")
+    crawler = await run_crawl(
+        http_settings(
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_PARAMS={"url": site.url("/landing")},
+        ),
+        spider_with([Request(site.url("/page/1"))]),
+    )
+    [response] = spider_of(crawler).responses
+    assert response.meta["_session_pools_kind"] == "http"
+    pool = site.url().split("//")[1].rstrip("/")
+    assert (
+        f"Session pool {pool}: HTTP sessions (the crawl has no Zyte API download "
+        "handler)" in caplog.messages
+    )
 
 
 @deferred_f_from_coro_f

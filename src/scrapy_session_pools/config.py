@@ -101,8 +101,9 @@ class SessionConfig:
 
         ``None`` lets the pool decide (its ``kind`` option, see
         :setting:`ZYTE_API_SESSION_POOLS` and :setting:`ZYTE_API_SESSION_KIND`),
-        and then the request: Zyte API sessions for requests sent through Zyte
-        API, HTTP sessions for the others.
+        and then the transport of the crawl: Zyte API sessions for every
+        request if scrapy-zyte-api's download handler is the ``http``/``https``
+        handler (as in scrapy-zyte-api), HTTP sessions otherwise.
 
         Default: the :reqmeta:`zyte_api_session_kind` meta key, else ``None``.
         """
@@ -154,13 +155,13 @@ class SessionConfig:
             numbers = self._param_pools.setdefault(netloc, {})
             if key not in numbers:
                 numbers[key] = len(numbers)
-                logger.info(
-                    "Session pool %s[%s] uses these session initialization "
-                    "parameters: %r",
-                    netloc,
-                    numbers[key],
-                    params,
+                # Formatted before logging, as scrapy-zyte-api does, so that
+                # log handlers reading record.msg see the parameters.
+                message = (
+                    f"Session pool {netloc}[{numbers[key]}] uses these session "
+                    f"initialization parameters: {params!r}"
                 )
+                logger.info(message)
             return f"{netloc}[{numbers[key]}]"
         location = request.meta.get(meta.LOCATION)
         if location:
@@ -330,10 +331,11 @@ class SessionConfig:
         if self.cookie_mode(request):
             if "responseCookies" in params and not params["responseCookies"]:
                 logger.error(
-                    "The session initialization parameters of %s set "
-                    "responseCookies to a false value, which cookie mode "
-                    "overrides to True.",
+                    "The cookie session initialization parameters of %s set "
+                    "responseCookies to %r; forcing it to True, since cookie "
+                    "mode keeps the cookies of init responses.",
                     request,
+                    params["responseCookies"],
                     extra={"spider": self.crawler.spider},
                 )
             params["responseCookies"] = True

@@ -54,6 +54,9 @@ except ImportError:  # pragma: no cover - scrapy-poet is optional
     DummyResponse = None  # type: ignore[assignment,misc]  # no scrapy-poet
 
 
+_KIND_NAMES = {"zyte_api": "Zyte API", "http": "HTTP"}
+
+
 def _is_dummy_response(response: Response) -> bool:
     return DummyResponse is not None and isinstance(response, DummyResponse)
 
@@ -98,7 +101,10 @@ class SessionManager:
         self._settings = settings
         assert crawler.stats is not None
         self._stats = SessionStats(crawler.stats, per_pool=settings.stats_per_pool)
-        self._zyte_api = ZyteAPIBackend(transparent_mode=settings.transparent_mode)
+        self._zyte_api = ZyteAPIBackend(
+            transparent_mode=settings.transparent_mode,
+            is_transport=settings.zyte_api_transport,
+        )
         self._backends: dict[str, Any] = {
             "zyte_api": self._zyte_api,
             "http": HTTPBackend(
@@ -245,7 +251,7 @@ class SessionManager:
         self._backends[pool.kind].apply(session, request, cookie_mode=cookie_mode)
         request.meta.setdefault(meta.DONT_MERGE_COOKIES, True)
         request.meta[meta.ASSIGNED_META_KEY] = True
-        request.meta[meta.LEASE_META_KEY] = True
+        request.meta[meta.LEASE_META_KEY] = session.id
         request.meta[meta.POOL_META_KEY] = pool.id
         request.meta[meta.KIND_META_KEY] = pool.kind
         if pool.kind == "zyte_api":
@@ -297,11 +303,10 @@ class SessionManager:
         _served_request.set(request)
         if _is_dummy_response(response):
             return None
-        found = self._session_of(request)
+        found = self._answered_session(request)
         if found is None:
             return None
         pool, session = found
-        self._release(pool, session, request)
         backend = self._backends[pool.kind]
         if session is not None and pool.kind == "http":
             backend.update(session, response, request)
@@ -335,6 +340,17 @@ class SessionManager:
                     pool.profiles.record_success(session.profile)
                 if meta.COOKIE_SESSION_ID_META_KEY in request.meta:
                     self._zyte_api.update(session, response, request)
+            elif pool.kind == "zyte_api" and await self._call(
+                config, "cookie_mode", request
+            ):
+                logger.error(
+                    "The cookie session ID is missing from the %r meta key of "
+                    "request %s, so the cookies of its response cannot be "
+                    "kept in its session.",
+                    meta.COOKIE_SESSION_ID_META_KEY,
+                    request,
+                    extra={"spider": self._crawler.spider, "pool": pool.id},
+                )
             return True
         pool.checks_failed += 1
         self._stats.increment(stats.USE_CHECK_FAILED, pool.id)
@@ -376,11 +392,10 @@ class SessionManager:
         """Record what *exception* says about the session of *request*."""
         if meta.is_session_init_request(request):
             return None
-        found = self._session_of(request)
+        found = self._answered_session(request)
         if found is None:
             return None
         pool, session = found
-        self._release(pool, session, request)
         outcome: Outcome | None = self._backends[pool.kind].classify(exception)
         if outcome is Outcome.EXPIRED:
             self._stats.increment(stats.USE_EXPIRED, pool.id)
@@ -421,9 +436,30 @@ class SessionManager:
         session_id = self._backends[pool.kind].session_id(request)
         return pool, pool.get(session_id) if session_id else None
 
-    def _release(self, pool: Pool, session: Session | None, request: Request) -> None:
-        if request.meta.pop(meta.LEASE_META_KEY, False) and session is not None:
-            pool.release(session)
+    def _release(self, pool: Pool, request: Request) -> None:
+        """End the turn of *request* on its session, if it still holds one.
+
+        The session is the one the request was given, even if another
+        component changed the session ID in its meta since.
+        """
+        leased = pool.get(str(request.meta.pop(meta.LEASE_META_KEY, "")))
+        if leased is not None:
+            pool.release(leased)
+
+    def _answered_session(self, request: Request) -> tuple[Pool, Session | None] | None:
+        """Like :meth:`_session_of`, for a response or an exception.
+
+        Ends the turn of the request on its session, and warns if the
+        request lost its session ID on the way.
+        """
+        found = self._session_of(request)
+        if found is None:
+            return None
+        pool = found[0]
+        self._release(pool, request)
+        if self._backends[pool.kind].session_id(request) is None:
+            meta.log_missing_session_id(request)
+        return found
 
     def _retire(
         self,
@@ -449,10 +485,12 @@ class SessionManager:
         try:
             pool_id, mapping = parse_pool_value(value, request)
             options = self._pools.options_for(pool_id, mapping)
-            kind = await self._kind(config, request, options.kind)
+            kind, why = await self._kind(config, request, options.kind)
             pool = self._pools.get(kind, pool_id)
             if pool is None:
-                pool = await self._create_pool(pool_id, options, kind, config, request)
+                pool = await self._create_pool(
+                    pool_id, options, (kind, why), config, request
+                )
         except PoolError as error:
             self._stats.increment_pool_error()
             logger.error("%s", error, extra={"spider": self._crawler.spider})
@@ -462,25 +500,37 @@ class SessionManager:
 
     async def _kind(
         self, config: SessionConfig, request: Request, pool_kind: str | None
-    ) -> str:
-        chosen = await self._call(config, "session_kind", request) or pool_kind
-        if chosen is None:
-            return "zyte_api" if self._zyte_api.handles(request) else "http"
+    ) -> tuple[str, str]:
+        """Return the kind of session of *request*, and why it is that kind."""
+        chosen = await self._call(config, "session_kind", request)
+        why = (
+            f"chosen by {type(config).__qualname__}.session_kind() "
+            f"(default: the {meta.KIND} meta key)"
+        )
+        if not chosen and pool_kind is not None:
+            chosen, why = pool_kind, "the kind option of the pool"
+            if self._settings.kind == pool_kind:
+                why = "ZYTE_API_SESSION_KIND or the kind option of the pool"
+        if not chosen:
+            if self._zyte_api.handles(request):
+                return "zyte_api", "scrapy-zyte-api's download handler is the transport"
+            return "http", "the crawl has no Zyte API download handler"
         if chosen not in self._backends:
             raise PoolError(
                 f"{type(config).__qualname__}.session_kind() returned {chosen!r} "
                 f"for {request}; expected 'zyte_api' or 'http'"
             )
-        return str(chosen)
+        return str(chosen), why
 
     async def _create_pool(
         self,
         pool_id: str,
         options: Any,
-        kind: str,
+        kind_and_why: tuple[str, str],
         config: SessionConfig,
         request: Request,
     ) -> Pool:
+        kind = kind_and_why[0]
         profiles: tuple[Profile, ...] = ()
         if kind == "http":
             raw = await self._call(config, "profiles", request)
@@ -498,18 +548,26 @@ class SessionManager:
                     f"{type(config).__qualname__}.profiles() returned a bad "
                     f"profile for pool {pool_id!r}: {error}"
                 ) from error
-        return self._new_pool(pool_id, options, kind, profiles)
+        return self._new_pool(pool_id, options, kind_and_why, profiles)
 
     def _new_pool(
         self,
         pool_id: str,
         options: PoolOptions,
-        kind: str,
+        kind_and_why: tuple[str, str],
         profiles: tuple[Profile, ...],
     ) -> Pool:
         """Create a pool with its restored sessions, then its seeds."""
+        kind, why = kind_and_why
         pool, is_new = self._pools.get_or_create(pool_id, options, kind, profiles)
         if is_new:
+            logger.info(
+                "Session pool %s: %s sessions (%s)",
+                pool_id,
+                _KIND_NAMES[kind],
+                why,
+                extra={"spider": self._crawler.spider, "pool": pool_id},
+            )
             pool.seed(self._maintenance.restored_sessions(pool), keep_age=True)
             if kind == "http":
                 pool.seed(self._seed_sessions(pool))
@@ -575,7 +633,10 @@ class SessionManager:
         pool = self._pools.get(kind, pool_id)
         if pool is None:
             pool = self._new_pool(
-                pool_id, self._pools.options_for(pool_id, {}), kind, ()
+                pool_id,
+                self._pools.options_for(pool_id, {}),
+                (kind, "a session added with SessionControl.add()"),
+                (),
             )
         pool.add(session)
         return pool

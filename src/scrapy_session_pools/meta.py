@@ -22,7 +22,7 @@ POOL_META_KEY = "_session_pools_pool"
 KIND_META_KEY = "_session_pools_kind"
 #: Internal: the ID of the HTTP session a request was sent with.
 SESSION_ID_META_KEY = "_session_pools_session_id"
-#: Internal: the request counts as in flight for its session.
+#: Internal: the ID of the session that counts the request as in flight.
 LEASE_META_KEY = "_session_pools_lease"
 
 ENABLED = "zyte_api_session_enabled"
@@ -72,12 +72,21 @@ def get_request_session_id(request: Request) -> str | None:
     """
     session_id = find_session_id(request)
     if session_id is None:
-        logger.warning(
-            "Request %s had no session ID assigned. If sessions are enabled for "
-            "this request, please report this as a bug.",
-            request,
-        )
+        log_missing_session_id(request)
     return session_id
+
+
+def log_missing_session_id(request: Request) -> None:
+    """Warn that *request*, which should have a session, has no session ID.
+
+    The wording is scrapy-zyte-api's, which log monitoring may look for.
+    """
+    logger.warning(
+        "Request %s had no session ID assigned, unexpectedly. If it is not "
+        "your own code (e.g. a downloader middleware) that removed it, please "
+        "report this as a bug of scrapy-session-pools.",
+        request,
+    )
 
 
 def find_session_id(request: Request) -> str | None:

@@ -27,6 +27,11 @@ logger = logging.getLogger(__name__)
 _Slot = tuple["Session", float]
 
 
+def _has_slot(waiter: asyncio.Future[_Slot]) -> bool:
+    """Whether *waiter* was given a session slot."""
+    return waiter.done() and not waiter.cancelled() and waiter.exception() is None
+
+
 class PoolEvents(Protocol):
     """What a pool reports to its owner."""
 
@@ -196,7 +201,8 @@ class Pool:
             session, start = await self._reserve(request, deadline)
             # A request that created its session waited for its init, not
             # for its turn: the bound applies to waiting for other sessions.
-            if not own and start > deadline:
+            # A session usable now is never refused, even with no budget left.
+            if not own and start > max(deadline, time.monotonic()):
                 self.release(session)
                 raise self._timeout(request)
             try:
@@ -308,7 +314,16 @@ class Pool:
                 waiter, timeout=max(0.0, deadline - time.monotonic())
             )
         except asyncio.TimeoutError:
+            # Python 3.12+ may time out a waiter in the loop iteration in
+            # which it was served: it was served in time, keep its slot.
+            if _has_slot(waiter):
+                return waiter.result()
             raise self._timeout(request) from None
+        except BaseException:
+            # Cancelled after being served: give the slot back.
+            if _has_slot(waiter):
+                self.release(waiter.result()[0])
+            raise
         finally:
             self._events.request_stopped_waiting(self, request)
 

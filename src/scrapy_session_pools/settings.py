@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from dataclasses import dataclass, field
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_RETRY_POLICY_PATH = "scrapy_session_pools.SESSION_DEFAULT_RETRY_POLICY"
 AGGRESSIVE_RETRY_POLICY_PATH = "scrapy_session_pools.SESSION_AGGRESSIVE_RETRY_POLICY"
+#: Seconds that each attempt of ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS counts
+#: for at least (see :attr:`PoolsSettings.max_wait`).
+MIN_QUEUE_WAIT_TIME = 0.001
 _SESSION_SAFE_POLICY_PATHS = (
     DEFAULT_RETRY_POLICY_PATH,
     AGGRESSIVE_RETRY_POLICY_PATH,
@@ -65,6 +69,7 @@ class PoolsSettings:
     retry_policy: Any = DEFAULT_RETRY_POLICY_PATH
     stats_per_pool: bool = False
     transparent_mode: bool = False
+    zyte_api_transport: bool = False
     kind: str | None = None
     growth: str = "eager"
     max_age: float | None = None
@@ -100,8 +105,15 @@ class PoolsSettings:
 
     @property
     def max_wait(self) -> float:
-        """Seconds a request may wait for a session of its pool."""
-        return self.queue_max_attempts * self.queue_wait_time
+        """Seconds a request may wait for a session of its pool.
+
+        Each of the :setting:`ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS` attempts
+        counts for :setting:`ZYTE_API_SESSION_QUEUE_WAIT_TIME` seconds, and
+        at least :data:`MIN_QUEUE_WAIT_TIME`, so that a wait time of ``0``
+        with many attempts still lets a request wait for a session being
+        created, as scrapy-zyte-api's polls without sleeping do.
+        """
+        return self.queue_max_attempts * max(self.queue_wait_time, MIN_QUEUE_WAIT_TIME)
 
     def max_bad_inits_for(self, pool_id: str) -> int:
         """Maximum of consecutive failed inits of the pool *pool_id*."""
@@ -174,6 +186,7 @@ class PoolsSettings:
                 "ZYTE_API_SESSION_STATS_PER_POOL", default=False
             ),
             transparent_mode=read.boolean("ZYTE_API_TRANSPARENT_MODE", default=False),
+            zyte_api_transport=_is_zyte_api_transport(settings, read),
             **lifecycle,
             **_read_http_sessions(read),
             **_read_control(read, settings),
@@ -183,6 +196,38 @@ class PoolsSettings:
 
 
 _BY_CRAWLER: WeakKeyDictionary[Crawler, PoolsSettings] = WeakKeyDictionary()
+
+
+def _is_zyte_api_transport(settings: BaseSettings, read: SettingsReader) -> bool:
+    """Whether scrapy-zyte-api's download handler sends http(s) requests.
+
+    It is, when the ``http`` or ``https`` entry of ``DOWNLOAD_HANDLERS``
+    (set directly or by scrapy-zyte-api's add-on) is one of its handlers and
+    Zyte API is not turned off with ``ZYTE_API_ENABLED``.
+    """
+    if not read.boolean("ZYTE_API_ENABLED", default=True):
+        return False
+    from scrapy_zyte_api.handler import (  # noqa: PLC0415
+        ScrapyZyteAPIDownloadHandler,
+        ScrapyZyteAPIHTTPDownloadHandler,
+        ScrapyZyteAPIHTTPSDownloadHandler,
+    )
+
+    zyte_api_handlers = (
+        ScrapyZyteAPIDownloadHandler,
+        ScrapyZyteAPIHTTPDownloadHandler,
+        ScrapyZyteAPIHTTPSDownloadHandler,
+    )
+    handlers = settings.getwithbase("DOWNLOAD_HANDLERS")
+    for scheme in ("http", "https"):
+        handler = handlers.get(scheme)
+        try:
+            loaded = load_object(handler) if isinstance(handler, str) else handler
+        except (ImportError, NameError, ValueError, AttributeError):
+            continue  # Scrapy reports a handler it cannot load.
+        if isinstance(loaded, type) and issubclass(loaded, zyte_api_handlers):
+            return True
+    return False
 
 
 def _read_lifecycle(read: SettingsReader) -> dict[str, Any]:
@@ -300,12 +345,10 @@ def _read_pools(read: SettingsReader, defaults: PoolOptions) -> dict[str, PoolOp
         entries[str(pool_id)] = dict(entry)
     deprecated = read.int_dict("ZYTE_API_SESSION_POOL_SIZES", minimum=1)
     if deprecated:
-        warnings.warn(
-            "The ZYTE_API_SESSION_POOL_SIZES setting is deprecated, use "
+        _warn_deprecated(
+            "ZYTE_API_SESSION_POOL_SIZES is deprecated, use "
             "ZYTE_API_SESSION_POOLS instead, e.g. "
-            '{"example.com": {"size": 4}}.',
-            ScrapyDeprecationWarning,
-            stacklevel=2,
+            '{"example.com": {"size": 4}}.'
         )
         for pool_id, size in deprecated.items():
             entries.setdefault(pool_id, {}).setdefault("size", size)
@@ -316,6 +359,17 @@ def _read_pools(read: SettingsReader, defaults: PoolOptions) -> dict[str, PoolOp
         except ValueError as error:
             read.problems.append(f"ZYTE_API_SESSION_POOLS[{pool_id!r}]: {error}")
     return pools
+
+
+def _warn_deprecated(message: str) -> None:
+    """Log *message* as a warning and issue a ScrapyDeprecationWarning.
+
+    A crawl run with warnings turned into errors still starts: the log line,
+    which scrapy-zyte-api users may monitor, is the main signal.
+    """
+    logger.warning(message)
+    with contextlib.suppress(ScrapyDeprecationWarning):
+        warnings.warn(message, ScrapyDeprecationWarning, stacklevel=3)
 
 
 def _read_retry_policy(read: SettingsReader, settings: BaseSettings) -> Any:

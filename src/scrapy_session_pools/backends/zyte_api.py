@@ -78,28 +78,34 @@ class ZyteAPIBackend:
     ``requestCookies`` instead.
     """
 
-    def __init__(self, *, transparent_mode: bool) -> None:
+    def __init__(self, *, transparent_mode: bool, is_transport: bool) -> None:
         self._transparent_mode = transparent_mode
+        self._is_transport = is_transport
 
-    def params_key(self, request: Request) -> str | None:
-        """Return the meta key of the Zyte API parameters of *request*.
+    def params_key(self, request: Request) -> str:
+        """Return the meta key that receives the session of *request*.
 
-        ``None`` means that *request* is not sent through Zyte API.
+        As in scrapy-zyte-api: ``zyte_api`` if the request has that key, or
+        ``zyte_api_automap`` set to ``False``, or neither key outside
+        transparent mode; ``zyte_api_automap`` otherwise.
         """
         request_meta = request.meta
         if "zyte_api" in request_meta:
             return "zyte_api"
         if "zyte_api_automap" in request_meta:
-            return (
-                "zyte_api_automap"
-                if request_meta["zyte_api_automap"] is not False
-                else None
-            )
-        return "zyte_api_automap" if self._transparent_mode else None
+            if request_meta["zyte_api_automap"] is False:
+                return "zyte_api"
+            return "zyte_api_automap"
+        return "zyte_api_automap" if self._transparent_mode else "zyte_api"
 
     def handles(self, request: Request) -> bool:
-        """Return whether *request* is sent through Zyte API."""
-        return self.params_key(request) is not None
+        """Return whether Zyte API sessions are the default for *request*.
+
+        They are for every request when scrapy-zyte-api's download handler
+        is the transport of the crawl, as in scrapy-zyte-api: a session in
+        ``zyte_api`` turns a plain request into a Zyte API request.
+        """
+        return self._is_transport
 
     def apply(self, session: Session, request: Request, *, cookie_mode: bool) -> None:
         """Put *session* into the Zyte API parameters of *request*.
@@ -107,7 +113,7 @@ class ZyteAPIBackend:
         Nested dicts are replaced by copies, never changed in place, because
         ``Request.replace()`` shares them with other requests.
         """
-        key = self.params_key(request) or "zyte_api"
+        key = self.params_key(request)
         for meta_key in (key, "zyte_api_provider"):
             current = request.meta.get(meta_key)
             params = dict(current) if isinstance(current, dict) else {}
