@@ -93,7 +93,10 @@ async def run_crawl(
     settings: dict[str, Any], spider_cls: type[Spider] = RecordingSpider
 ) -> Crawler:
     """Run a crawl of *spider_cls* with *settings* and return its crawler."""
-    crawler = get_crawler(spider_cls, settings)
+    # Newer Scrapy's get_crawler() turns the telnet console off; older ones
+    # (2.14) leave it on, and a port taken by another xdist worker then leaks
+    # a socket in Twisted ≤ 25.5 (a ResourceWarning, an error here).
+    crawler = get_crawler(spider_cls, {"TELNETCONSOLE_ENABLED": False, **settings})
     await crawler.crawl_async()
     return crawler
 

@@ -9,7 +9,13 @@ import pytest
 from scrapy import Request
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from scrapy_session_pools import SessionControl, get_request_session_id, signals
+from scrapy_session_pools import (
+    SessionConfig,
+    SessionControl,
+    get_request_session_id,
+    session_config,
+    signals,
+)
 
 from .helpers import (
     RecordingSpider,
@@ -19,17 +25,22 @@ from .helpers import (
     session_id_of,
     session_stats,
     spider_of,
+    spider_with,
     zyte_api_settings,
 )
 from .test_http_sessions import page_field, real_session
 
 
 class RetiringSpider(RecordingSpider):
-    """Retires the session of every page that says ``retire``."""
+    """Retires the session of the ``retire`` page, then asks for more pages.
+
+    The later pages are requested from the callback that retired the session,
+    so they are sent after the retirement whatever the order in which Scrapy
+    runs downloads and callbacks.
+    """
 
     start_requests_list = [
-        Request(f"https://example.com/{path}")
-        for path in ("1", "retire", "2", "3", "4", "5")
+        Request(f"https://example.com/{path}") for path in ("1", "retire")
     ]
 
     def parse(self, response):
@@ -37,6 +48,8 @@ class RetiringSpider(RecordingSpider):
         control = SessionControl.from_crawler(self.crawler)
         if response.url.endswith("/retire"):
             assert control.retire(control.session_id(response.request))
+            for n in range(2, 6):
+                yield Request(f"https://example.com/{n}", callback=self.parse)
 
 
 @deferred_f_from_coro_f
@@ -52,28 +65,32 @@ async def test_callback_retires_a_session_and_the_pool_replaces_it(zyte_api):
         "use/check-passed": 6,
         "retired/manual": 1,
     }
-    sessions = [session_id_of(r) for r in spider_of(crawler).responses]
-    # Requests already on their way may still use the retired session; the
-    # last ones use its replacement.
-    assert sessions[0] == sessions[1]
-    assert sessions[-1] != sessions[1]
-    assert len(set(sessions)) == 2
-
-
-class CountingSpider(RecordingSpider):
-    """Counts pages per session in the session's user data."""
-
-    start_requests_list = [Request(f"https://example.com/{n}") for n in range(6)]
-
-    def parse(self, response):
-        super().parse(response)
-        data = SessionControl.from_crawler(self.crawler).data(response.request)
-        data["pages"] = data.get("pages", 0) + 1
-        self.counts = [*getattr(self, "counts", []), data["pages"]]
+    sessions = {
+        response.url.rsplit("/", 1)[1]: session_id_of(response)
+        for response in spider_of(crawler).responses
+    }
+    assert sorted(sessions) == ["1", "2", "3", "4", "5", "retire"]
+    retired = sessions["retire"]
+    assert sessions["1"] == retired
+    # Every page requested after the retirement uses the replacement.
+    [replacement] = {sessions[page] for page in ("2", "3", "4", "5")}
+    assert replacement != retired
 
 
 @deferred_f_from_coro_f
-async def test_user_data_lives_exactly_as_long_as_its_session(zyte_api):
+async def test_user_data_starts_empty_and_lives_as_long_as_its_session(zyte_api):
+    # SessionConfig.process_request() runs once a request has its session, so
+    # each request counts itself there in the data of its session, in the
+    # order the requests are sent, whatever the order of the callbacks.
+    counted: list[tuple[str | None, int]] = []
+
+    @session_config("example.com")
+    class CountingConfig(SessionConfig):
+        def process_request(self, request):
+            data = SessionControl.from_crawler(self.crawler).data(request)
+            data["pages"] = data.get("pages", 0) + 1
+            counted.append((get_request_session_id(request), data["pages"]))
+
     crawler = await run_crawl(
         zyte_api_settings(
             zyte_api,
@@ -81,12 +98,16 @@ async def test_user_data_lives_exactly_as_long_as_its_session(zyte_api):
             ZYTE_API_SESSION_MAX_USES=3,
             CONCURRENT_REQUESTS=1,
         ),
-        CountingSpider,
+        spider_with([Request(f"https://example.com/{n}") for n in range(6)]),
     )
-    spider = crawler.spider
-    assert isinstance(spider, CountingSpider)
-    # A new session starts with empty data.
-    assert spider.counts == [1, 2, 3, 1, 2, 3]
+    assert len(spider_of(crawler).responses) == 6
+    # The data of the first session carries over between its three uses;
+    # its replacement starts with empty data.
+    assert [pages for _, pages in counted] == [1, 2, 3, 1, 2, 3]
+    sessions = [session_id for session_id, _ in counted]
+    assert None not in sessions
+    assert sessions[0] == sessions[1] == sessions[2] != sessions[3]
+    assert sessions[3] == sessions[4] == sessions[5]
     assert session_stats(crawler)["retired/max-uses"] >= 1
 
 
@@ -245,7 +266,9 @@ async def test_gauges_summarize_the_crawl_at_close(zyte_api, caplog):
         "session-seconds/max",
     }
     assert values["session-uses/max"] == 2
-    assert 2 <= values["peak-live-sessions"] <= 3
+    # Renewal starts at the first of two uses; an old session serves until
+    # its second use, beside its replacement: up to 2 x 2 live sessions.
+    assert 2 <= values["peak-live-sessions"] <= 4
     assert "Session pools at close:" in caplog.text
     assert "example.com" in caplog.text
 

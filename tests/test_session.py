@@ -22,8 +22,31 @@ def test_reservations_are_spaced_by_the_delay():
     assert session.reserve(now=100.0, delay=2.0) == 100.0
     assert session.reserve(now=100.5, delay=2.0) == 102.0
     assert session.reserve(now=110.0, delay=2.0) == 110.0
-    assert session.uses == 3
     assert session.next_use == 112.0
+    # Booked turns are uses only once their requests are sent.
+    assert (session.uses, session.booked) == (0, 3)
+    session.use()
+    session.use()
+    session.cancel_turn()
+    assert (session.uses, session.booked) == (2, 0)
+
+
+def test_booked_turns_count_against_the_uses_limit():
+    from scrapy_session_pools.session import Limits
+
+    limits = Limits(max_uses=2)
+    session = make_session()
+    session.reserve(now=100.0, delay=0.0)
+    session.reserve(now=100.0, delay=0.0)
+    # Booked out, but not at its limit until both turns are used.
+    assert session.turn_limit(100.0, limits) is RetireReason.MAX_USES
+    assert session.limit_reached(100.0, limits) is None
+    session.cancel_turn()
+    assert session.turn_limit(100.0, limits) is None
+    session.use()
+    session.reserve(now=100.0, delay=0.0)
+    session.use()
+    assert session.limit_reached(100.0, limits) is RetireReason.MAX_USES
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from .errors import (
     SessionWaitTimeout,
     TooManyBadSessionInits,
 )
+from .handles import SessionHandle
 from .meta import get_request_session_id, is_session_init_request
 from .middleware import SessionPoolsMiddleware, SessionPoolsResetterMiddleware
 from .registry import (
@@ -45,6 +46,7 @@ __all__ = [
     "SessionConfig",
     "SessionConfigRulesRegistry",
     "SessionControl",
+    "SessionHandle",
     "SessionInfo",
     "SessionPoolsError",
     "SessionPoolsMiddleware",

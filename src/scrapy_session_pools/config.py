@@ -14,7 +14,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 
 from . import meta
-from .hooks import InitStep, call_hook, mark_init_step
+from .hooks import run_hook, wrong_result
 from .settings import PoolsSettings
 
 if TYPE_CHECKING:
@@ -312,23 +312,23 @@ class SessionConfig:
         :setting:`ZYTE_API_SESSION_LOCATION`, :meth:`location` and
         :meth:`params`, checked with :meth:`check`.
         """
-        mark_init_step(InitStep.PARAMS)
-        params = await self._init_params(request)
-        if not isinstance(params, dict):
-            raise TypeError(
-                f"{type(self).__qualname__}.params() must return a dict, got "
-                f"{params!r} for {request}"
-            )
-        params = deepcopy(params)
+        params = deepcopy(await self._init_params(request))
         url = params.pop("url", request.url)
         if _is_http(request):
-            init_request = _http_init_request(url, params, request)
-            mark_init_step(InitStep.DOWNLOAD)
-            response = await download(init_request)
-            mark_init_step(InitStep.CHECK)
-            return bool(await call_hook(self, "check", response, response.request))
+            unknown = sorted(set(params) - set(_HTTP_PARAMS))
+            if unknown:
+                raise wrong_result(
+                    self.crawler,
+                    self,
+                    "params",
+                    request,
+                    f"returned unknown HTTP session parameter(s) {unknown} "
+                    f"(expected some of url, {', '.join(_HTTP_PARAMS)})",
+                )
+            response = await download(_http_init_request(url, params))
+            return await self._init_check(response)
         init_meta: dict[str, Any] = {}
-        if self.cookie_mode(request):
+        if await self._hook("cookie_mode", request, request=request):
             if "responseCookies" in params and not params["responseCookies"]:
                 logger.error(
                     "The cookie session initialization parameters of %s set "
@@ -345,18 +345,36 @@ class SessionConfig:
         for key in (meta.LOCATION, meta.PARAMS):
             if key in request.meta:
                 init_meta[key] = request.meta[key]
-        mark_init_step(InitStep.DOWNLOAD)
         response = await download(Request(url, meta=init_meta, callback=NO_CALLBACK))
-        mark_init_step(InitStep.CHECK)
-        return bool(await call_hook(self, "check", response, response.request))
+        return await self._init_check(response)
 
-    async def _init_params(self, request: Request) -> Any:
+    async def _hook(self, hook: str, *args: Any, request: Request | None) -> Any:
+        return await run_hook(self.crawler, self, hook, *args, request=request)
+
+    async def _init_check(self, response: Response) -> bool:
+        return bool(
+            await self._hook(
+                "check", response, response.request, request=response.request
+            )
+        )
+
+    async def _init_params(self, request: Request) -> dict[str, Any]:
         from_meta = request.meta.get(meta.PARAMS)
         if from_meta:
-            return from_meta
-        if not request.meta.get(meta.LOCATION) and self._settings.params:
-            return dict(self._settings.params)
-        return await call_hook(self, "params", request)
+            params = from_meta
+        elif not request.meta.get(meta.LOCATION) and self._settings.params:
+            params = dict(self._settings.params)
+        else:
+            params = await self._hook("params", request, request=request)
+        if not isinstance(params, dict):
+            raise wrong_result(
+                self.crawler,
+                self,
+                "params",
+                request,
+                f"must return a dict, got {params!r} ({type(params).__name__})",
+            )
+        return params
 
 
 _HTTP_PARAMS = ("method", "headers", "body", "formdata")
@@ -367,15 +385,8 @@ def _is_http(request: Request) -> bool:
     return request.meta.get(meta.KIND_META_KEY) == "http"
 
 
-def _http_init_request(url: str, params: dict[str, Any], request: Request) -> Request:
+def _http_init_request(url: str, params: dict[str, Any]) -> Request:
     """Build the init request of an HTTP session from its parameters."""
-    unknown = sorted(set(params) - set(_HTTP_PARAMS))
-    if unknown:
-        raise TypeError(
-            f"Unknown session initialization parameter(s) {unknown} for the "
-            f"HTTP session of {request}; expected some of url, "
-            f"{', '.join(_HTTP_PARAMS)}"
-        )
     # zyte_api_automap=False keeps the request off Zyte API in transparent mode.
     init_meta = {meta.KIND_META_KEY: "http", "zyte_api_automap": False}
     if "formdata" in params:

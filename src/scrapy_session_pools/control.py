@@ -6,6 +6,8 @@ import time
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
+from scrapy.http import Response
+
 from .identities import Profile, Seed
 from .meta import find_session_id
 from .middleware import SessionPoolsMiddleware
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from typing_extensions import Self
 
+    from .handles import SessionHandle
     from .manager import SessionManager
 
 
@@ -161,14 +164,32 @@ class SessionControl:
         """
         return self._manager.save(FileStore(path))
 
-    def data(self, request: Request) -> dict[str, Any]:
-        """Return the user data of the session of *request*.
+    def session(self, request: Request | Response) -> SessionHandle | None:
+        """Return the session that *request* (or the request of a response)
+        was sent with, as a :class:`~scrapy_session_pools.SessionHandle`.
 
-        It is a dict that lives exactly as long as the session: it is empty
-        for a new session and dropped when the session is retired. Raises
-        :exc:`KeyError` if *request* has no live session.
+        The handle stays valid after the session retired. Returns ``None``
+        for a request that did not use a session.
         """
-        session = self._manager.session_of(request)
+        if isinstance(request, Response):
+            if request.request is None:
+                return None
+            request = request.request
+        return self._manager.handle_of(request)
+
+    def data(self, request: Request | Response) -> dict[str, Any]:
+        """Return the user data of the session of *request* (or of a response).
+
+        It is a dict that starts empty for each new session and goes with the
+        session: after the session retired, callbacks of its requests still
+        get it, but it is no longer saved. Raises :exc:`KeyError` if the
+        request did not use a session.
+        """
+        handle = self.session(request)
+        if handle is not None:
+            return handle.data
+        sent = request.request if isinstance(request, Response) else request
+        session = self._manager.session_of(sent) if sent is not None else None
         if session is None:
-            raise KeyError(f"{request} has no live session")
+            raise KeyError(f"{request} has no session")
         return session.data

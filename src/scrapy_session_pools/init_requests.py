@@ -6,6 +6,7 @@ import asyncio
 import enum
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
@@ -15,7 +16,7 @@ from scrapy.http.request import NO_CALLBACK
 from . import meta, stats
 from .backends import InitFailure
 from .errors import TooManyBadSessionInits, troubleshooting_link
-from .hooks import InitProgress, InitStep, call_hook, current_init, log_hook_error
+from .hooks import HookError, run_hook
 from .session import Session
 
 if TYPE_CHECKING:
@@ -49,6 +50,25 @@ _RETRY_LATER_STATS = {
     InitFailure.OVER_LIMIT: stats.INIT_OVER_LIMIT,
     InitFailure.SERVER_ERROR: stats.INIT_SERVER_ERROR,
 }
+
+
+#: The stat of an init whose hook failed, by hook (others: init/failed).
+_HOOK_ERROR_STATS = {
+    "params": stats.INIT_PARAM_ERROR,
+    "check": stats.INIT_CHECK_ERROR,
+}
+
+
+@dataclass(slots=True, eq=False)
+class _InitAttempt:
+    """What the requests of one session initialization got."""
+
+    responses: list[Response] = field(default_factory=list)
+    download_errors: list[BaseException] = field(default_factory=list)
+
+    def is_download_error(self, exception: BaseException) -> bool:
+        """Whether *exception* is a failed download, not a bug of user code."""
+        return any(exception is error for error in self.download_errors)
 
 
 class SessionInitializer:
@@ -148,14 +168,19 @@ class SessionInitializer:
         cookie_mode: bool,
     ) -> InitOutcome:
         """Initialize *session* for the triggering *request*."""
-        responses: list[Response] = []
-        download = self._downloader(session, responses, cookie_mode=cookie_mode)
-        progress = InitProgress()
-        token = current_init.set(progress)
+        attempt = _InitAttempt()
+        download = self._downloader(session, attempt, cookie_mode=cookie_mode)
         self.initializing[session.id] = session
         try:
-            is_good = await call_hook(
-                config, "init_session", session.id, request, download
+            is_good = await run_hook(
+                self._crawler,
+                config,
+                "init_session",
+                session.id,
+                request,
+                download,
+                request=request,
+                is_expected=attempt.is_download_error,
             )
         except CloseSpider:
             raise
@@ -163,18 +188,22 @@ class SessionInitializer:
             if self._closer.is_closing:
                 raise
             return self._failed(session, request, stats.INIT_FAILED, "request ignored")
-        except Exception as exception:  # noqa: BLE001
-            return self._judge_exception(exception, progress, session, config, request)
+        except HookError as error:
+            stat = _HOOK_ERROR_STATS.get(error.hook, stats.INIT_FAILED)
+            return self._failed(
+                session, request, stat, f"{error.hook}() failed: {error.__cause__!r}"
+            )
+        except Exception as exception:  # noqa: BLE001  # a failed download
+            return self._judge_download_error(exception, session, request)
         finally:
-            current_init.reset(token)
             self.initializing.pop(session.id, None)
         if not is_good:
             return self._failed(
                 session, request, stats.INIT_CHECK_FAILED, "the init check failed"
             )
         self._stats.increment(stats.INIT_CHECK_PASSED, session.pool_id)
-        if cookie_mode and responses:
-            self._backends["zyte_api"].replace_cookies(session, responses[-1])
+        if cookie_mode and attempt.responses:
+            self._backends["zyte_api"].replace_cookies(session, attempt.responses[-1])
         logger.debug(
             "Created session %s in pool %s",
             session.id,
@@ -183,13 +212,8 @@ class SessionInitializer:
         )
         return InitOutcome.OK
 
-    def _judge_exception(
-        self,
-        exception: Exception,
-        progress: InitProgress,
-        session: Session,
-        config: SessionConfig,
-        request: Request,
+    def _judge_download_error(
+        self, exception: Exception, session: Session, request: Request
     ) -> InitOutcome:
         retry_later = self._backends["zyte_api"].classify_init(exception)
         if retry_later is not None:
@@ -203,18 +227,6 @@ class SessionInitializer:
                 extra={"spider": self._crawler.spider, "pool": session.pool_id},
             )
             return InitOutcome.RETRY_LATER
-        if progress.step is InitStep.PARAMS:
-            log_hook_error(self._crawler, config, "params", request, exception)
-            self._stats.increment(stats.INIT_PARAM_ERROR, session.pool_id)
-            return InitOutcome.FAILED
-        if progress.step is InitStep.CHECK:
-            log_hook_error(self._crawler, config, "check", request, exception)
-            self._stats.increment(stats.INIT_CHECK_ERROR, session.pool_id)
-            return InitOutcome.FAILED
-        if progress.step is None:
-            # Raised by a custom init_session() outside the default steps
-            # and outside download(): a bug in user code.
-            log_hook_error(self._crawler, config, "init_session", request, exception)
         return self._failed(session, request, stats.INIT_FAILED, repr(exception))
 
     def _failed(
@@ -231,18 +243,19 @@ class SessionInitializer:
         return InitOutcome.FAILED
 
     def _downloader(
-        self, session: Session, responses: list[Response], *, cookie_mode: bool
+        self, session: Session, attempt: _InitAttempt, *, cookie_mode: bool
     ) -> Callable[[Request], Awaitable[Response]]:
         async def download(request: Request) -> Response:
-            progress = current_init.get()
-            step_before, progress.step = progress.step, InitStep.DOWNLOAD
             if self._closer.is_closing:
                 raise IgnoreRequest("The spider is closing")
             prepared = self._prepare(session, request, cookie_mode=cookie_mode)
             assert self._crawler.engine is not None
-            response = await self._crawler.engine.download_async(prepared)
-            responses.append(response)
-            progress.step = step_before
+            try:
+                response = await self._crawler.engine.download_async(prepared)
+            except Exception as exception:
+                attempt.download_errors.append(exception)
+                raise
+            attempt.responses.append(response)
             return response
 
         return download

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from scrapy.exceptions import CloseSpider, IgnoreRequest
+from scrapy import Request
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.misc import build_from_crawler
 
 from . import meta, stats
@@ -17,9 +17,11 @@ from .backends import Outcome
 from .backends.http import HTTPBackend
 from .backends.zyte_api import ZyteAPIBackend
 from .errors import PoolError, SpiderCloser
-from .hooks import call_hook, log_hook_error
+from .handles import SessionHandle
+from .hooks import HookError, WouldBlock, run_hook, run_hook_now
 from .identities import Profile, parse_profiles
 from .init_requests import SessionInitializer
+from .leases import Leases
 from .maintenance import PoolMaintenance
 from .observability import PoolsObserver
 from .pool_registry import PoolRegistry, parse_pool_value
@@ -30,7 +32,6 @@ from .stats import SessionStats
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
@@ -55,19 +56,13 @@ except ImportError:  # pragma: no cover - scrapy-poet is optional
 
 
 _KIND_NAMES = {"zyte_api": "Zyte API", "http": "HTTP"}
+#: Start of the pool ID, unique to its request, that request fingerprints
+#: get when the pool cannot be known synchronously.
+_UNKNOWN_POOL = "unknown-pool:"
 
 
 def _is_dummy_response(response: Response) -> bool:
     return DummyResponse is not None and isinstance(response, DummyResponse)
-
-
-def _sync_result(value: Any) -> Any:
-    """Return *value*, or ``None`` if it must be awaited (closing coroutines)."""
-    if inspect.isawaitable(value):
-        if inspect.iscoroutine(value):
-            value.close()
-        return None
-    return value
 
 
 def _inherit_session_meta(request: Request) -> None:
@@ -135,6 +130,9 @@ class SessionManager:
         self._maintenance = PoolMaintenance(
             crawler, settings, self._pools, self._stats, self._backends
         )
+        self._leases = Leases()
+        self._handles: WeakKeyDictionary[Request, SessionHandle] = WeakKeyDictionary()
+        self._blocking_hooks_warned: set[type[SessionConfig]] = set()
 
     @property
     def is_closing(self) -> bool:
@@ -165,23 +163,57 @@ class SessionManager:
     def get_pool(self, request: Request) -> str | None:
         """Return the pool ID of *request*, or ``None`` if it uses no session.
 
-        Used by request fingerprinting; it creates no pool.
+        Used by request fingerprinting, so it runs synchronously and creates
+        no pool. An ``async`` :meth:`SessionConfig.enabled` or
+        :meth:`SessionConfig.pool` that finishes without waiting is run to
+        its end; one that waits for something makes the fingerprint unique
+        to the request, so that no request is dropped as a duplicate of a
+        request of another pool.
         """
         if meta.is_session_init_request(request):
             return None
-        config = self.config_for(request)
         try:
-            if not _sync_result(config.enabled(request)):
+            config = self.config_for(request)
+            if not run_hook_now(
+                self._crawler, config, "enabled", request, request=request
+            ):
                 return None
-            value = _sync_result(config.pool(request))
-            if value is None:
-                return None
+            value = run_hook_now(
+                self._crawler, config, "pool", request, request=request
+            )
             return parse_pool_value(value, request)[0]
-        except Exception:  # noqa: BLE001
+        except WouldBlock:
+            self._warn_blocking_hook(request)
+            return f"{_UNKNOWN_POOL}{id(request)}"
+        except Exception as exception:  # noqa: BLE001
+            # The same error stops the crawl when the request is assigned.
+            logger.debug(
+                "No session pool for the fingerprint of %s: %r", request, exception
+            )
             return None
 
+    def _warn_blocking_hook(self, request: Request) -> None:
+        config_cls = type(self.config_for(request))
+        if config_cls in self._blocking_hooks_warned:
+            return
+        self._blocking_hooks_warned.add(config_cls)
+        logger.warning(
+            "%s.enabled() or .pool() waits for something, so request "
+            "fingerprints cannot include the session pool of its requests; "
+            "they are never filtered as duplicates. Make those methods return "
+            "without awaiting anything to fix this.",
+            config_cls.__qualname__,
+            extra={"spider": self._crawler.spider},
+        )
+
     async def assign(self, request: Request) -> Request | None:
-        """Give *request* a session; return a replacement request, if any."""
+        """Give *request* a session; return a replacement request, if any.
+
+        The request holds a lease on its session from the moment it gets one;
+        if anything fails before the request leaves, the lease is given back.
+        A replacement request returned by :meth:`SessionConfig.process_request`
+        takes the lease over.
+        """
         if meta.is_session_init_request(request):
             self._apply_to_init_request(request)
             return None
@@ -189,9 +221,9 @@ class SessionManager:
             self._reapply(request)
             return None
         _inherit_session_meta(request)
-        config = self.config_for(request)
         async with self._closer.closing_on_fatal_error():
-            if not await self._call(config, "enabled", request):
+            config = self.config_for(request)
+            if not await self._hook(config, "enabled", request):
                 self._stats.increment_disabled()
                 return None
             if self.is_closing:
@@ -202,14 +234,35 @@ class SessionManager:
                 session = await self._acquire_pinned(pool, request, str(pinned))
             else:
                 session = await pool.acquire(request)
-            cookie_mode = pool.kind == "zyte_api" and bool(
-                await self._call(config, "cookie_mode", request)
-            )
-            self._attach(session, pool, request, cookie_mode=cookie_mode)
-            result: Request | None = await self._call(
-                config, "process_request", request
-            )
-        return result
+            self._leases.grant(pool, session, request)
+            self._handles[request] = SessionHandle(session, pool, self._mark_bad)
+            try:
+                cookie_mode = pool.kind == "zyte_api" and bool(
+                    await self._hook(config, "cookie_mode", request)
+                )
+                self._attach(session, pool, request, cookie_mode=cookie_mode)
+                result = await self._hook(config, "process_request", request)
+            except BaseException:
+                self._leases.release(request)
+                raise
+            if isinstance(result, Request) and result is not request:
+                result.meta[meta.LEASE_META_KEY] = request.meta[meta.LEASE_META_KEY]
+                self._handles[result] = self._handles[request]
+        return result if isinstance(result, Request) else None
+
+    def handle_of(self, request: Request) -> SessionHandle | None:
+        """Return the handle of the session *request* was sent with, if any."""
+        return self._handles.get(request)
+
+    def _mark_bad(self, pool: Pool, session: Session, score: float) -> bool:
+        session.errors += score
+        if session.errors >= max(1, self._settings.max_errors):
+            return pool.retire(session, RetireReason.ERRORS)
+        return False
+
+    def release_dropped(self, request: Request) -> None:
+        """Give back the lease of a request that the scheduler dropped."""
+        self._leases.release(request)
 
     async def _acquire_pinned(
         self, pool: Pool, request: Request, session_id: str
@@ -251,7 +304,6 @@ class SessionManager:
         self._backends[pool.kind].apply(session, request, cookie_mode=cookie_mode)
         request.meta.setdefault(meta.DONT_MERGE_COOKIES, True)
         request.meta[meta.ASSIGNED_META_KEY] = True
-        request.meta[meta.LEASE_META_KEY] = session.id
         request.meta[meta.POOL_META_KEY] = pool.id
         request.meta[meta.KIND_META_KEY] = pool.kind
         if pool.kind == "zyte_api":
@@ -265,10 +317,24 @@ class SessionManager:
         )
 
     def _reapply(self, request: Request) -> None:
-        """Refresh the cookies of a redirected request of an HTTP session."""
+        """Keep the session of a request that already got one (a redirect).
+
+        A redirect is one more request sent with the session: it takes a
+        lease and counts as a use. An HTTP session also refreshes its
+        cookies for the new URL.
+        """
         found = self._session_of(request)
-        if found is not None and found[1] is not None and found[0].kind == "http":
-            self._backends["http"].apply(found[1], request, cookie_mode=False)
+        session = found[1] if found is not None else None
+        if found is None or session is None:
+            return
+        pool = found[0]
+        if self._leases.of(request) is None and session.is_alive:
+            pool.use_now(session)
+            self._leases.grant(pool, session, request)
+        if request not in self._handles:
+            self._handles[request] = SessionHandle(session, pool, self._mark_bad)
+        if pool.kind == "http":
+            self._backends["http"].apply(session, request, cookie_mode=False)
 
     def _apply_to_init_request(self, request: Request) -> None:
         session_id = request.meta.get(meta.SESSION_ID_META_KEY)
@@ -276,15 +342,10 @@ class SessionManager:
         if session is not None:
             self._backends["http"].apply(session, request, cookie_mode=False)
 
-    async def _call(self, config: SessionConfig, name: str, request: Request) -> Any:
-        """Call a hook of *config* for *request*, logging what it raises."""
-        try:
-            return await call_hook(config, name, request)
-        except CloseSpider:
-            raise
-        except Exception as exception:
-            log_hook_error(self._crawler, config, name, request, exception)
-            raise
+    async def _hook(self, config: SessionConfig, hook: str, *args: Any) -> Any:
+        """Call the hook *hook* of *config* for the request in *args*."""
+        request = args[-1]
+        return await run_hook(self._crawler, config, hook, *args, request=request)
 
     async def check(self, response: Response, request: Request) -> str | None:
         """Check *response*; return why to retry the request, or ``None``.
@@ -323,11 +384,8 @@ class SessionManager:
         config = self.config_for(request)
         try:
             async with self._closer.closing_on_fatal_error():
-                is_good = await call_hook(config, "check", response, request)
-        except CloseSpider:
-            raise
-        except Exception as exception:  # noqa: BLE001
-            log_hook_error(self._crawler, config, "check", request, exception)
+                is_good = await self._hook(config, "check", response, request)
+        except HookError:
             self._stats.increment(stats.USE_CHECK_ERROR, pool.id)
             self._retire(pool, session, RetireReason.CHECK_ERROR, request)
             return False
@@ -340,7 +398,7 @@ class SessionManager:
                     pool.profiles.record_success(session.profile)
                 if meta.COOKIE_SESSION_ID_META_KEY in request.meta:
                     self._zyte_api.update(session, response, request)
-            elif pool.kind == "zyte_api" and await self._call(
+            elif pool.kind == "zyte_api" and await self._hook(
                 config, "cookie_mode", request
             ):
                 logger.error(
@@ -411,11 +469,12 @@ class SessionManager:
         self._observer.start()
         self._maintenance.start()
 
-    def close(self) -> None:
-        """Stop all session work (the spider closed); save, log a summary."""
+    def close(self, reason: str = "finished") -> None:
+        """Stop all session work (the spider closed for *reason*); save, log."""
         self._maintenance.stop()
         self._observer.stop()
-        self._close_pools("finished")
+        self._close_pools(reason)
+        self._leases.release_all()
 
     def save(self, store: FileStore | None = None) -> bool:
         """Save the live sessions of every pool (see :class:`PoolMaintenance`)."""
@@ -436,16 +495,6 @@ class SessionManager:
         session_id = self._backends[pool.kind].session_id(request)
         return pool, pool.get(session_id) if session_id else None
 
-    def _release(self, pool: Pool, request: Request) -> None:
-        """End the turn of *request* on its session, if it still holds one.
-
-        The session is the one the request was given, even if another
-        component changed the session ID in its meta since.
-        """
-        leased = pool.get(str(request.meta.pop(meta.LEASE_META_KEY, "")))
-        if leased is not None:
-            pool.release(leased)
-
     def _answered_session(self, request: Request) -> tuple[Pool, Session | None] | None:
         """Like :meth:`_session_of`, for a response or an exception.
 
@@ -456,7 +505,7 @@ class SessionManager:
         if found is None:
             return None
         pool = found[0]
-        self._release(pool, request)
+        self._leases.release(request)
         if self._backends[pool.kind].session_id(request) is None:
             meta.log_missing_session_id(request)
         return found
@@ -473,15 +522,13 @@ class SessionManager:
 
     async def _pool_for(self, request: Request, config: SessionConfig) -> Pool:
         try:
-            value = await call_hook(config, "pool", request)
-        except CloseSpider:
-            raise
-        except Exception as exception:
-            log_hook_error(self._crawler, config, "pool", request, exception)
+            value = await self._hook(config, "pool", request)
+        except HookError as error:
             self._stats.increment_pool_error()
             raise PoolError(
-                f"{type(config).__qualname__}.pool() raised {exception!r} for {request}"
-            ) from exception
+                f"{type(config).__qualname__}.pool() raised "
+                f"{error.__cause__!r} for {request}"
+            ) from error.__cause__
         try:
             pool_id, mapping = parse_pool_value(value, request)
             options = self._pools.options_for(pool_id, mapping)
@@ -502,7 +549,7 @@ class SessionManager:
         self, config: SessionConfig, request: Request, pool_kind: str | None
     ) -> tuple[str, str]:
         """Return the kind of session of *request*, and why it is that kind."""
-        chosen = await self._call(config, "session_kind", request)
+        chosen = await self._hook(config, "session_kind", request)
         why = (
             f"chosen by {type(config).__qualname__}.session_kind() "
             f"(default: the {meta.KIND} meta key)"
@@ -533,7 +580,7 @@ class SessionManager:
         kind = kind_and_why[0]
         profiles: tuple[Profile, ...] = ()
         if kind == "http":
-            raw = await self._call(config, "profiles", request)
+            raw = await self._hook(config, "profiles", request)
             try:
                 profiles = parse_profiles(
                     [
@@ -589,7 +636,7 @@ class SessionManager:
     async def _create_session(self, pool: Pool, request: Request) -> Session:
         config = self.config_for(request)
         cookie_mode = pool.kind == "zyte_api" and bool(
-            await call_hook(config, "cookie_mode", request)
+            await self._hook(config, "cookie_mode", request)
         )
         return await self._initializer.create(
             pool, config, request, cookie_mode=cookie_mode

@@ -22,7 +22,7 @@ POOL_META_KEY = "_session_pools_pool"
 KIND_META_KEY = "_session_pools_kind"
 #: Internal: the ID of the HTTP session a request was sent with.
 SESSION_ID_META_KEY = "_session_pools_session_id"
-#: Internal: the ID of the session that counts the request as in flight.
+#: Internal: the token of the lease the request holds on its session.
 LEASE_META_KEY = "_session_pools_lease"
 
 ENABLED = "zyte_api_session_enabled"

@@ -48,6 +48,9 @@ class SessionPoolsMiddleware:
         crawler.signals.connect(
             middleware._engine_started, signal=signals.engine_started
         )
+        crawler.signals.connect(
+            middleware._request_dropped, signal=signals.request_dropped
+        )
         attach_pool_lookup(crawler, middleware)
         return middleware
 
@@ -95,8 +98,11 @@ class SessionPoolsMiddleware:
     async def _engine_started(self) -> None:
         self.manager.start()
 
-    async def _spider_closed(self) -> None:
-        self.manager.close()
+    async def _spider_closed(self, reason: str) -> None:
+        self.manager.close(reason)
+
+    def _request_dropped(self, request: Request) -> None:
+        self.manager.release_dropped(request)
 
 
 class SessionPoolsResetterMiddleware:

@@ -14,13 +14,14 @@ from scrapy.exceptions import IgnoreRequest
 from .errors import SessionWaitTimeout, troubleshooting_link
 from .identities import ProfileRotation
 from .pool_options import PoolOptions
+from .session import RetireReason
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Iterator
 
     from scrapy import Request
 
-    from .session import Limits, RetireReason, Session
+    from .session import Limits, Session
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +106,8 @@ class Pool:
         self._seeds: deque[tuple[Session, bool]] = deque()
         self._waiters: deque[asyncio.Future[_Slot]] = deque()
         self._tasks: set[asyncio.Task[Session]] = set()
+        # Timers that retire sessions when they reach their maximum age.
+        self._age_timers: dict[str, asyncio.TimerHandle] = {}
         # Replacements being created that no request waits for yet.
         self._unclaimed: set[asyncio.Task[Session]] = set()
         self._claims: dict[asyncio.Task[Session], asyncio.Future[_Slot]] = {}
@@ -118,7 +121,7 @@ class Pool:
         self.profiles = ProfileRotation(())
         #: Consecutive failed initializations.
         self.bad_inits = 0
-        #: Requests served so far (uses reserved).
+        #: Requests served so far (sent with a session of the pool).
         self.served = 0
         #: Use checks passed and failed so far.
         self.checks_passed = 0
@@ -203,16 +206,16 @@ class Pool:
             # for its turn: the bound applies to waiting for other sessions.
             # A session usable now is never refused, even with no budget left.
             if not own and start > max(deadline, time.monotonic()):
-                self.release(session)
+                self._give_up(session)
                 raise self._timeout(request)
             try:
                 await self._sleep_until(start)
-            except IgnoreRequest:
-                self.release(session)
+            except BaseException:
+                self._give_up(session)
                 raise
             if session.is_alive:
                 return self._served(session, request, began)
-            self.release(session)
+            self._give_up(session)
             logger.debug(
                 "Session %s of pool %s ended while request %s waited for it; "
                 "picking another one.",
@@ -228,8 +231,8 @@ class Pool:
         start = session.reserve(began, self.sample_delay())
         try:
             await self._sleep_until(start)
-        except IgnoreRequest:
-            self.release(session)
+        except BaseException:
+            self._give_up(session)
             raise
         return self._served(session, request, began)
 
@@ -245,21 +248,44 @@ class Pool:
         session, start = await own
         try:
             await self._sleep_until(start)
-        except IgnoreRequest:
-            self.release(session)
+        except BaseException:
+            self._give_up(session)
             raise
         return self._served(session, request, began)
 
     def _served(self, session: Session, request: Request, began: float) -> Session:
+        session.use()
         self.served += 1
         self.last_activity = time.monotonic()
         self._events.request_served(self, request, self.last_activity - began)
         return session
 
+    def use_now(self, session: Session) -> None:
+        """Count a request sent with *session* outside its turns (a redirect).
+
+        The request counts as in flight until :meth:`release`.
+        """
+        session.in_flight += 1
+        session.uses += 1
+        self.served += 1
+        self.last_activity = session.last_use = time.monotonic()
+
+    def _give_up(self, session: Session) -> None:
+        """Give up a booked turn on *session* and its in-flight slot."""
+        session.cancel_turn()
+        self.release(session)
+
     def release(self, session: Session) -> None:
-        """Count one request of *session* as answered."""
+        """Count one request of *session* as answered.
+
+        A session that this request took to a limit (its last use) retires.
+        """
         session.in_flight = max(0, session.in_flight - 1)
         self.last_activity = time.monotonic()
+        if session.is_alive:
+            reason = session.limit_reached(self.last_activity, self.limits)
+            if reason is RetireReason.MAX_USES:
+                self.retire(session, reason)
         if self.options.max_concurrency is not None:
             self._serve_waiters()
 
@@ -276,6 +302,9 @@ class Pool:
         if not session.retire(reason):
             return False
         self._sessions.pop(session.id, None)
+        timer = self._age_timers.pop(session.id, None)
+        if timer is not None:
+            timer.cancel()
         self.retired[reason] += 1
         self._events.session_retired(self, session, reason)
         template = self._template or request
@@ -288,6 +317,9 @@ class Pool:
         if self.is_closed:
             return
         self._closed.set()
+        for timer in self._age_timers.values():
+            timer.cancel()
+        self._age_timers.clear()
         for task in list(self._tasks):
             task.cancel()
         self._release_waiters(IgnoreRequest(f"Session pool {self.id} closed"))
@@ -305,7 +337,9 @@ class Pool:
             return slot
         waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
-        if not self._sessions and not self._tasks:
+        if not self._tasks and not self._has_turns_left():
+            # Nothing will serve the request: no session with turns left,
+            # none being created.
             self._start_creation(request, None, None)
         logger.debug("Request %s waits for a session of pool %s", request, self.id)
         self._events.request_waiting(self, request)
@@ -322,7 +356,7 @@ class Pool:
         except BaseException:
             # Cancelled after being served: give the slot back.
             if _has_slot(waiter):
-                self.release(waiter.result()[0])
+                self._give_up(waiter.result()[0])
             raise
         finally:
             self._events.request_stopped_waiting(self, request)
@@ -360,20 +394,56 @@ class Pool:
         """Reserve the soonest usable session, or return ``None``."""
         max_concurrency = self.options.max_concurrency
         for session in sorted(self._sessions.values(), key=lambda s: s.next_use):
-            start = max(now, session.next_use)
-            reason = session.limit_reached(start, self.limits)
+            reason = session.limit_reached(now, self.limits)
             if reason is not None:
                 self.retire(session, reason)
                 continue
             if max_concurrency is not None and session.in_flight >= max_concurrency:
                 continue
-            renewal = session.renewal_due(start, self.limits)
-            if renewal is not None and session.renewal is None and self._template:
-                session.renewal = renewal
-                self._start_creation(self._template, None, session)
+            start = max(now, session.next_use)
+            # A session booked up to its limit keeps serving the turns it
+            # has, and gets a replacement; it retires once it reaches it.
+            booked_out = session.turn_limit(start, self.limits)
+            if booked_out is not None:
+                self._renew(session, booked_out)
+                continue
+            # Renewal follows the real age of the session, not the start of
+            # a turn booked for later.
+            renewal = session.renewal_due(now, self.limits)
+            if renewal is not None:
+                self._renew(session, renewal)
             session.in_flight += 1
             return session, session.reserve(now, self.sample_delay())
         return None
+
+    def _schedule_age_limit(self, session: Session) -> None:
+        """Retire *session* when it reaches its maximum age, used or not."""
+        if self.limits.max_age is None or self.is_closed:
+            return
+        loop = asyncio.get_running_loop()
+        delay = session.created_at + self.limits.max_age - time.monotonic()
+        self._age_timers[session.id] = loop.call_later(
+            max(0.0, delay), self._reach_age_limit, session
+        )
+
+    def _reach_age_limit(self, session: Session) -> None:
+        self._age_timers.pop(session.id, None)
+        if session.is_alive and not self.is_closed:
+            self.retire(session, RetireReason.MAX_AGE)
+
+    def _has_turns_left(self) -> bool:
+        """Whether a session of the pool can still be booked, now or later."""
+        now = time.monotonic()
+        return any(
+            session.turn_limit(max(now, session.next_use), self.limits) is None
+            for session in self._sessions.values()
+        )
+
+    def _renew(self, session: Session, reason: RetireReason) -> None:
+        """Start the replacement of *session*, which nears *reason*, once."""
+        if session.renewal is None and self._template is not None:
+            session.renewal = reason
+            self._start_creation(self._template, None, session)
 
     def _serve_waiters(self) -> None:
         now = time.monotonic()
@@ -449,13 +519,12 @@ class Pool:
         session.next_use = max(session.next_use, now + self.sample_delay())
         session.last_use = max(session.last_use, now)
         self._sessions[session.id] = session
+        self._schedule_age_limit(session)
         if request is not None:
             self._template = request
         self.created += 1
         self.last_activity = now
         self._events.session_added(self, session)
-        if renews is not None and renews.is_alive and renews.renewal is not None:
-            self.retire(renews, renews.renewal)
         if owner is not None and not owner.done():
             session.in_flight += 1
             owner.set_result((session, session.reserve(now, self.sample_delay())))

@@ -66,8 +66,11 @@ class Session:
     next_use: float = 0.0
     #: Monotonic time at which the last reserved use starts.
     last_use: float = 0.0
-    #: Number of uses reserved so far (the initialization is not one).
+    #: Number of requests sent with the session so far (its initialization
+    #: requests not included).
     uses: int = 0
+    #: Turns reserved by requests that have not been sent yet.
+    booked: int = 0
     #: Requests sent with the session and not answered yet.
     in_flight: int = 0
     #: Error score: errors, minus what successes forgave.
@@ -84,7 +87,8 @@ class Session:
     state: Any = None
     #: The profile (proxy, headers) of the session, if any.
     profile: Any = None
-    #: User data of the session; it is dropped when the session ends.
+    #: User data of the session; it goes with the session object, which its
+    #: pool drops when it retires (handles of callbacks may keep it longer).
     data: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -97,30 +101,62 @@ class Session:
         return self.retire_reason is None
 
     def reserve(self, now: float, delay: float) -> float:
-        """Reserve the next use of the session and return when it may start.
+        """Book the next turn on the session and return when it may start.
 
-        A use starts no sooner than :attr:`next_use`; the use after it may
-        start *delay* seconds after this one.
+        A turn starts no sooner than :attr:`next_use`; the turn after it may
+        start *delay* seconds after this one. The turn counts as a use once
+        :meth:`use` says its request is sent, or not at all if
+        :meth:`cancel_turn` gives it up.
         """
         start = max(now, self.next_use)
         self.next_use = start + delay
         self.last_use = start
-        self.uses += 1
+        self.booked += 1
         return start
 
-    def limit_reached(self, start: float, limits: Limits) -> RetireReason | None:
-        """Return the limit that forbids a use starting at *start*, if any."""
+    def use(self) -> None:
+        """Count a booked turn as a use: its request is being sent."""
+        self.booked = max(0, self.booked - 1)
+        self.uses += 1
+
+    def cancel_turn(self) -> None:
+        """Give up a booked turn whose request will not be sent with it."""
+        self.booked = max(0, self.booked - 1)
+
+    @property
+    def committed_uses(self) -> int:
+        """Uses so far plus booked turns: what counts against the uses limit."""
+        return self.uses + self.booked
+
+    def limit_reached(self, now: float, limits: Limits) -> RetireReason | None:
+        """Return the limit that the session has reached at *now*, if any.
+
+        Such a session must retire: it was used *max_uses* times, or is
+        older than *max_age*, or was idle for longer than *max_idle*.
+        """
         if limits.max_uses is not None and self.uses >= limits.max_uses:
+            return RetireReason.MAX_USES
+        if limits.max_age is not None and now - self.created_at >= limits.max_age:
+            return RetireReason.MAX_AGE
+        if limits.max_idle is not None and now - self.last_use >= limits.max_idle:
+            return RetireReason.MAX_IDLE
+        return None
+
+    def turn_limit(self, start: float, limits: Limits) -> RetireReason | None:
+        """Return the limit that a turn starting at *start* would pass, if any.
+
+        Booked turns count as uses, so that the session is never booked past
+        *max_uses*; a turn must also start before *max_age*.
+        """
+        if limits.max_uses is not None and self.committed_uses >= limits.max_uses:
             return RetireReason.MAX_USES
         if limits.max_age is not None and start - self.created_at >= limits.max_age:
             return RetireReason.MAX_AGE
-        if limits.max_idle is not None and start - self.last_use >= limits.max_idle:
-            return RetireReason.MAX_IDLE
         return None
 
     def renewal_due(self, start: float, limits: Limits) -> RetireReason | None:
         """Return the limit that a use starting at *start* comes close to."""
-        if limits.max_uses is not None and self.uses + 1 >= math.ceil(
+        if limits.max_uses is not None and self.committed_uses + 1 >= math.ceil(
             limits.max_uses * limits.renew_at
         ):
             return RetireReason.MAX_USES
@@ -154,5 +190,4 @@ class Session:
         self.retire_reason = reason
         self.cookies = []
         self.state = None
-        self.data = {}
         return True
