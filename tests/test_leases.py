@@ -17,6 +17,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy_session_pools import (
     SessionConfig,
     SessionControl,
+    get_request_session_id,
     is_session_init_request,
     session_config,
 )
@@ -26,6 +27,7 @@ from .helpers import (
     RecordingSpider,
     http_settings,
     run_crawl,
+    session_id_of,
     session_stats,
     spider_of,
     spider_with,
@@ -399,3 +401,54 @@ async def test_mark_bad_retires_a_session_at_the_error_maximum(zyte_api):
     assert stats["retired/errors"] == 2
     assert stats["init/check-passed"] == 3
     assert len(spider_of(crawler).responses) == 4
+
+
+class PinnedChainSpider(RecordingSpider):
+    """Five steps, each pinned to the session of the previous one."""
+
+    policy = "fail"
+
+    async def start(self) -> Any:
+        yield Request("https://example.com/step/0", callback=self.parse)
+
+    def parse(self, response: Any) -> Any:
+        super().parse(response)
+        step = int(response.url.rsplit("/", 1)[1])
+        if step < 4:
+            yield Request(
+                f"https://example.com/step/{step + 1}",
+                callback=self.parse,
+                errback=self.errback,
+                meta={
+                    "zyte_api_session_id": get_request_session_id(response.request),
+                    "zyte_api_session_pin_policy": self.policy,
+                },
+            )
+
+
+@pytest.mark.parametrize(
+    ("policy", "steps", "sessions", "lost"),
+    [
+        pytest.param("fail", [0, 1], 1, 1, id="fail"),
+        pytest.param("renew", [0, 1, 2, 3, 4], 3, 2, id="renew"),
+    ],
+)
+@deferred_f_from_coro_f
+async def test_pinned_requests_respect_the_uses_limit(
+    zyte_api, policy, steps, sessions, lost
+):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_MAX_USES=2
+        ),
+        type("Pinned", (PinnedChainSpider,), {"policy": policy}),
+    )
+    responses = spider_of(crawler).responses
+    assert [int(r.url.rsplit("/", 1)[1]) for r in responses] == steps
+    used = Counter(session_id_of(r) for r in responses)
+    assert len(used) == sessions
+    assert max(used.values()) <= 2  # never past the limit
+    # What Zyte API saw agrees: no session used more than twice.
+    seen = Counter(e["session"] for e in zyte_api.state()["log"] if e["session"])
+    assert max(seen.values()) <= 3  # its init, then two uses
+    assert session_stats(crawler)["use/pinned-session-lost"] == lost

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+from urllib.parse import urlsplit
+
 import pytest
 from scrapy import Request
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_session_pools import SessionConfig, session_config, session_config_registry
 
-from .helpers import run_crawl, session_stats, spider_with, zyte_api_settings
+from .helpers import (
+    http_settings,
+    run_crawl,
+    session_stats,
+    spider_with,
+    zyte_api_settings,
+)
 
 
 class PoolNamedAfterConfig(SessionConfig):
@@ -138,3 +147,34 @@ async def test_config_is_chosen_from_the_triggering_request_not_the_init_url(
         spider_with([Request("https://shop.example/1")]),
     )
     assert checked == ["https://login.example/", "https://shop.example/1"]
+
+
+@deferred_f_from_coro_f
+async def test_a_pattern_without_the_port_is_reported_at_close(site, caplog):
+    host = urlsplit(site.url()).hostname
+
+    @session_config(host)
+    class PortlessConfig(SessionConfig):
+        pass
+
+    @session_config("never.example")
+    class UnusedConfig(SessionConfig):
+        pass
+
+    caplog.set_level(logging.INFO)
+    await run_crawl(
+        http_settings(
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_PARAMS={"url": site.url("/landing")},
+        ),
+        spider_with([Request(site.url("/page/1"))]),
+    )
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    [warning] = [r for r in warnings if "PortlessConfig" in r.getMessage()]
+    assert "The port is part of a pattern" in warning.getMessage()
+    assert repr([host]) in warning.getMessage()
+    assert (
+        "The session config test_a_pattern_without_the_port_is_reported_at_close."
+        "<locals>.UnusedConfig (URL patterns ['never.example']) matched no request."
+        in caplog.messages
+    )

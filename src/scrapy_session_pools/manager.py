@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
@@ -12,22 +10,25 @@ from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.misc import build_from_crawler
 
-from . import meta, stats
-from .backends import Outcome
+from . import meta
 from .backends.http import HTTPBackend
 from .backends.zyte_api import ZyteAPIBackend
-from .errors import PoolError, SpiderCloser
+from .errors import SpiderCloser
 from .handles import SessionHandle
-from .hooks import HookError, WouldBlock, run_hook, run_hook_now
-from .identities import Profile, parse_profiles
+from .hooks import run_hook
 from .init_requests import SessionInitializer
+from .integrations import scrapy_poet
+from .integrations.fingerprint import FingerprintPools
 from .leases import Leases
 from .maintenance import PoolMaintenance
 from .observability import PoolsObserver
-from .pool_registry import PoolRegistry, parse_pool_value
-from .registry import session_config_registry
+from .pinning import acquire_pinned
+from .pool_registry import PoolRegistry
+from .pool_resolution import PoolResolver
+from .registry import ConfigUsage, session_config_registry
 from .session import RetireReason, Session
 from .stats import SessionStats
+from .verdicts import SessionJudge
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -35,50 +36,14 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from .backends import Outcome
     from .config import SessionConfig
     from .pool import Pool
-    from .pool_options import PoolOptions
     from .settings import PoolsSettings
     from .stores.file import FileStore
 
 logger = logging.getLogger(__name__)
 
-#: The request whose response is being processed in the current task.
-_served_request: ContextVar[Request | None] = ContextVar(
-    "_served_request", default=None
-)
-
-
-try:
-    from scrapy_poet.api import DummyResponse
-except ImportError:  # pragma: no cover - scrapy-poet is optional
-    DummyResponse = None  # type: ignore[assignment,misc]  # no scrapy-poet
-
-
-_KIND_NAMES = {"zyte_api": "Zyte API", "http": "HTTP"}
-#: Start of the pool ID, unique to its request, that request fingerprints
-#: get when the pool cannot be known synchronously.
-_UNKNOWN_POOL = "unknown-pool:"
-
-
-def _is_dummy_response(response: Response) -> bool:
-    return DummyResponse is not None and isinstance(response, DummyResponse)
-
-
-def _inherit_session_meta(request: Request) -> None:
-    """Give a request sent on behalf of another one the session meta of it.
-
-    scrapy-poet providers (e.g. scrapy-zyte-api's ``ZyteApiProvider``)
-    download a new request for the URL of the request they serve, without
-    its meta; such a request must use the same kind of session (pool,
-    location, init parameters).
-    """
-    served = _served_request.get()
-    if served is None or served is request or served.url != request.url:
-        return
-    for key in meta.SESSION_META_KEYS:
-        if key in served.meta and key not in request.meta:
-            request.meta[key] = served.meta[key]
 
 
 class SessionManager:
@@ -109,6 +74,9 @@ class SessionManager:
             ),
         }
         self._closer = SpiderCloser(crawler, self._close_pools)
+        self._judge = SessionJudge(
+            crawler, settings, self._stats, self._backends, self._closer
+        )
         self._initializer = SessionInitializer(
             crawler, settings, self._stats, self._backends, self._closer
         )
@@ -130,9 +98,18 @@ class SessionManager:
         self._maintenance = PoolMaintenance(
             crawler, settings, self._pools, self._stats, self._backends
         )
+        self._resolver = PoolResolver(
+            crawler,
+            settings,
+            self._pools,
+            session_stats=self._stats,
+            backends=self._backends,
+            restored_sessions=self._maintenance.restored_sessions,
+        )
         self._leases = Leases()
+        self._config_usage = ConfigUsage(session_config_registry)
+        self._fingerprint_pools = FingerprintPools(crawler, self.config_for)
         self._handles: WeakKeyDictionary[Request, SessionHandle] = WeakKeyDictionary()
-        self._blocking_hooks_warned: set[type[SessionConfig]] = set()
 
     @property
     def is_closing(self) -> bool:
@@ -154,6 +131,7 @@ class SessionManager:
         if config is not None:
             return config
         cls = session_config_registry.session_config_cls(request)
+        self._config_usage.record(request, cls)
         config = self._configs.get(cls)
         if config is None:
             config = self._configs[cls] = build_from_crawler(cls, self._crawler)
@@ -161,50 +139,10 @@ class SessionManager:
         return config
 
     def get_pool(self, request: Request) -> str | None:
-        """Return the pool ID of *request*, or ``None`` if it uses no session.
-
-        Used by request fingerprinting, so it runs synchronously and creates
-        no pool. An ``async`` :meth:`SessionConfig.enabled` or
-        :meth:`SessionConfig.pool` that finishes without waiting is run to
-        its end; one that waits for something makes the fingerprint unique
-        to the request, so that no request is dropped as a duplicate of a
-        request of another pool.
+        """Return the pool ID of *request* for its fingerprint (see
+        :class:`~scrapy_session_pools.integrations.fingerprint.FingerprintPools`).
         """
-        if meta.is_session_init_request(request):
-            return None
-        try:
-            config = self.config_for(request)
-            if not run_hook_now(
-                self._crawler, config, "enabled", request, request=request
-            ):
-                return None
-            value = run_hook_now(
-                self._crawler, config, "pool", request, request=request
-            )
-            return parse_pool_value(value, request)[0]
-        except WouldBlock:
-            self._warn_blocking_hook(request)
-            return f"{_UNKNOWN_POOL}{id(request)}"
-        except Exception as exception:  # noqa: BLE001
-            # The same error stops the crawl when the request is assigned.
-            logger.debug(
-                "No session pool for the fingerprint of %s: %r", request, exception
-            )
-            return None
-
-    def _warn_blocking_hook(self, request: Request) -> None:
-        config_cls = type(self.config_for(request))
-        if config_cls in self._blocking_hooks_warned:
-            return
-        self._blocking_hooks_warned.add(config_cls)
-        logger.warning(
-            "%s.enabled() or .pool() waits for something, so request "
-            "fingerprints cannot include the session pool of its requests; "
-            "they are never filtered as duplicates. Make those methods return "
-            "without awaiting anything to fix this.",
-            config_cls.__qualname__,
-            extra={"spider": self._crawler.spider},
-        )
+        return self._fingerprint_pools.get_pool(request)
 
     async def assign(self, request: Request) -> Request | None:
         """Give *request* a session; return a replacement request, if any.
@@ -220,7 +158,7 @@ class SessionManager:
         if request.meta.get(meta.ASSIGNED_META_KEY):
             self._reapply(request)
             return None
-        _inherit_session_meta(request)
+        scrapy_poet.inherit_session_meta(request)
         async with self._closer.closing_on_fatal_error():
             config = self.config_for(request)
             if not await self._hook(config, "enabled", request):
@@ -228,10 +166,12 @@ class SessionManager:
                 return None
             if self.is_closing:
                 raise IgnoreRequest("The spider is closing")
-            pool = await self._pool_for(request, config)
+            pool = await self._resolver.resolve(request, config)
             pinned = request.meta.get(meta.PINNED_SESSION)
             if pinned:
-                session = await self._acquire_pinned(pool, request, str(pinned))
+                session = await acquire_pinned(
+                    pool, request, str(pinned), self._stats
+                )
             else:
                 session = await pool.acquire(request)
             self._leases.grant(pool, session, request)
@@ -263,40 +203,6 @@ class SessionManager:
     def release_dropped(self, request: Request) -> None:
         """Give back the lease of a request that the scheduler dropped."""
         self._leases.release(request)
-
-    async def _acquire_pinned(
-        self, pool: Pool, request: Request, session_id: str
-    ) -> Session:
-        session = pool.get(session_id)
-        if session is not None and session.is_alive:
-            return await pool.acquire_session(session, request)
-        self._stats.increment(stats.USE_PIN_LOST, pool.id)
-        policy = request.meta.get(meta.PIN_POLICY, "fail")
-        if policy not in {"fail", "renew"}:
-            logger.error(
-                "%s has zyte_api_session_pin_policy=%r; expected 'fail' or "
-                "'renew'. Failing it.",
-                request,
-                policy,
-                extra={"spider": self._crawler.spider, "pool": pool.id},
-            )
-        if policy != "renew":
-            raise IgnoreRequest(
-                f"{request} is pinned to session {session_id} of pool {pool.id}, "
-                f"which has ended (zyte_api_session_pin_policy={policy!r})"
-            )
-        session = await pool.acquire_new(request)
-        request.meta[meta.PINNED_SESSION] = session.id
-        logger.debug(
-            "Pinned session %s of pool %s had ended; %s continues with the new "
-            "session %s",
-            session_id,
-            pool.id,
-            request,
-            session.id,
-            extra={"spider": self._crawler.spider, "pool": pool.id},
-        )
-        return session
 
     def _attach(
         self, session: Session, pool: Pool, request: Request, *, cookie_mode: bool
@@ -361,88 +267,16 @@ class SessionManager:
             return None
         # Requests that scrapy-poet providers send while this response is
         # processed further (e.g. by InjectionMiddleware) serve *request*.
-        _served_request.set(request)
-        if _is_dummy_response(response):
+        scrapy_poet.serve(request)
+        if scrapy_poet.is_dummy_response(response):
             return None
         found = self._answered_session(request)
         if found is None:
             return None
         pool, session = found
-        backend = self._backends[pool.kind]
-        if session is not None and pool.kind == "http":
-            backend.update(session, response, request)
-        verdict = backend.judge(response)
-        if verdict is not None:
-            return self._judge(pool, session, request, verdict.outcome, verdict.pause)
-        if await self._check(pool, session, response, request):
-            return None
-        return "session_expired"
-
-    async def _check(
-        self, pool: Pool, session: Session | None, response: Response, request: Request
-    ) -> bool:
-        config = self.config_for(request)
-        try:
-            async with self._closer.closing_on_fatal_error():
-                is_good = await self._hook(config, "check", response, request)
-        except HookError:
-            self._stats.increment(stats.USE_CHECK_ERROR, pool.id)
-            self._retire(pool, session, RetireReason.CHECK_ERROR, request)
-            return False
-        if is_good:
-            pool.checks_passed += 1
-            self._stats.increment(stats.USE_CHECK_PASSED, pool.id)
-            if session is not None:
-                session.record_success(pool.options.error_decay)
-                if session.profile is not None:
-                    pool.profiles.record_success(session.profile)
-                if meta.COOKIE_SESSION_ID_META_KEY in request.meta:
-                    self._zyte_api.update(session, response, request)
-            elif pool.kind == "zyte_api" and await self._hook(
-                config, "cookie_mode", request
-            ):
-                logger.error(
-                    "The cookie session ID is missing from the %r meta key of "
-                    "request %s, so the cookies of its response cannot be "
-                    "kept in its session.",
-                    meta.COOKIE_SESSION_ID_META_KEY,
-                    request,
-                    extra={"spider": self._crawler.spider, "pool": pool.id},
-                )
-            return True
-        pool.checks_failed += 1
-        self._stats.increment(stats.USE_CHECK_FAILED, pool.id)
-        if session is not None and session.record_check_failure(
-            self._settings.max_check_failures
-        ):
-            self._retire(pool, session, RetireReason.CHECK_FAILURES, request)
-        return False
-
-    def _judge(
-        self,
-        pool: Pool,
-        session: Session | None,
-        request: Request,
-        outcome: Outcome,
-        pause: float,
-    ) -> str:
-        if outcome is Outcome.BLOCKED:
-            self._stats.increment(stats.USE_BLOCKED, pool.id)
-            if session is not None and session.profile is not None:
-                rest = pool.profiles.record_ban(session.profile, time.time())
-                logger.debug(
-                    "Profile %s of pool %s rests %g s after a ban",
-                    session.profile.name,
-                    pool.id,
-                    rest,
-                    extra={"spider": self._crawler.spider, "pool": pool.id},
-                )
-            self._retire(pool, session, RetireReason.BLOCKED, request)
-            return "session_blocked"
-        self._stats.increment(stats.USE_RATE_LIMITED, pool.id)
-        if session is not None:
-            session.next_use = max(session.next_use, time.monotonic() + pause)
-        return "session_rate_limited"
+        return await self._judge.judge_response(
+            pool, session, response, request, self.config_for(request)
+        )
 
     def report_exception(
         self, request: Request, exception: BaseException
@@ -454,15 +288,7 @@ class SessionManager:
         if found is None:
             return None
         pool, session = found
-        outcome: Outcome | None = self._backends[pool.kind].classify(exception)
-        if outcome is Outcome.EXPIRED:
-            self._stats.increment(stats.USE_EXPIRED, pool.id)
-            self._retire(pool, session, RetireReason.EXPIRED, request)
-        elif outcome is Outcome.ERROR:
-            self._stats.increment(stats.USE_FAILED, pool.id)
-            if session is not None and session.record_error(self._settings.max_errors):
-                self._retire(pool, session, RetireReason.ERRORS, request)
-        return outcome
+        return self._judge.judge_exception(pool, session, exception, request)
 
     def start(self) -> None:
         """Start background work: the periodic log line, saves, eviction."""
@@ -475,6 +301,7 @@ class SessionManager:
         self._observer.stop()
         self._close_pools(reason)
         self._leases.release_all()
+        self._config_usage.report()
 
     def save(self, store: FileStore | None = None) -> bool:
         """Save the live sessions of every pool (see :class:`PoolMaintenance`)."""
@@ -509,129 +336,6 @@ class SessionManager:
         if self._backends[pool.kind].session_id(request) is None:
             meta.log_missing_session_id(request)
         return found
-
-    def _retire(
-        self,
-        pool: Pool,
-        session: Session | None,
-        reason: RetireReason,
-        request: Request,
-    ) -> None:
-        if session is not None:
-            pool.retire(session, reason, request)
-
-    async def _pool_for(self, request: Request, config: SessionConfig) -> Pool:
-        try:
-            value = await self._hook(config, "pool", request)
-        except HookError as error:
-            self._stats.increment_pool_error()
-            raise PoolError(
-                f"{type(config).__qualname__}.pool() raised "
-                f"{error.__cause__!r} for {request}"
-            ) from error.__cause__
-        try:
-            pool_id, mapping = parse_pool_value(value, request)
-            options = self._pools.options_for(pool_id, mapping)
-            kind, why = await self._kind(config, request, options.kind)
-            pool = self._pools.get(kind, pool_id)
-            if pool is None:
-                pool = await self._create_pool(
-                    pool_id, options, (kind, why), config, request
-                )
-        except PoolError as error:
-            self._stats.increment_pool_error()
-            logger.error("%s", error, extra={"spider": self._crawler.spider})
-            raise
-        request.meta[meta.KIND_META_KEY] = kind
-        return pool
-
-    async def _kind(
-        self, config: SessionConfig, request: Request, pool_kind: str | None
-    ) -> tuple[str, str]:
-        """Return the kind of session of *request*, and why it is that kind."""
-        chosen = await self._hook(config, "session_kind", request)
-        why = (
-            f"chosen by {type(config).__qualname__}.session_kind() "
-            f"(default: the {meta.KIND} meta key)"
-        )
-        if not chosen and pool_kind is not None:
-            chosen, why = pool_kind, "the kind option of the pool"
-            if self._settings.kind == pool_kind:
-                why = "ZYTE_API_SESSION_KIND or the kind option of the pool"
-        if not chosen:
-            if self._zyte_api.handles(request):
-                return "zyte_api", "scrapy-zyte-api's download handler is the transport"
-            return "http", "the crawl has no Zyte API download handler"
-        if chosen not in self._backends:
-            raise PoolError(
-                f"{type(config).__qualname__}.session_kind() returned {chosen!r} "
-                f"for {request}; expected 'zyte_api' or 'http'"
-            )
-        return str(chosen), why
-
-    async def _create_pool(
-        self,
-        pool_id: str,
-        options: Any,
-        kind_and_why: tuple[str, str],
-        config: SessionConfig,
-        request: Request,
-    ) -> Pool:
-        kind = kind_and_why[0]
-        profiles: tuple[Profile, ...] = ()
-        if kind == "http":
-            raw = await self._hook(config, "profiles", request)
-            try:
-                profiles = parse_profiles(
-                    [
-                        {"name": p.name, "proxy": p.proxy, "headers": dict(p.headers)}
-                        if isinstance(p, Profile)
-                        else p
-                        for p in raw or ()
-                    ]
-                )
-            except ValueError as error:
-                raise PoolError(
-                    f"{type(config).__qualname__}.profiles() returned a bad "
-                    f"profile for pool {pool_id!r}: {error}"
-                ) from error
-        return self._new_pool(pool_id, options, kind_and_why, profiles)
-
-    def _new_pool(
-        self,
-        pool_id: str,
-        options: PoolOptions,
-        kind_and_why: tuple[str, str],
-        profiles: tuple[Profile, ...],
-    ) -> Pool:
-        """Create a pool with its restored sessions, then its seeds."""
-        kind, why = kind_and_why
-        pool, is_new = self._pools.get_or_create(pool_id, options, kind, profiles)
-        if is_new:
-            logger.info(
-                "Session pool %s: %s sessions (%s)",
-                pool_id,
-                _KIND_NAMES[kind],
-                why,
-                extra={"spider": self._crawler.spider, "pool": pool_id},
-            )
-            pool.seed(self._maintenance.restored_sessions(pool), keep_age=True)
-            if kind == "http":
-                pool.seed(self._seed_sessions(pool))
-        return pool
-
-    def _seed_sessions(self, pool: Pool) -> list[Session]:
-        sessions = []
-        for index, seed in enumerate(self._settings.seeds.get(pool.id, ())):
-            session = Session(
-                id=f"seed-{pool.id}-{index}",
-                pool_id=pool.id,
-                created_at=time.monotonic(),
-                profile=seed.profile,
-            )
-            self._backends[pool.kind].start(session, seed.cookies)
-            sessions.append(session)
-        return sessions
 
     async def _create_session(self, pool: Pool, request: Request) -> Session:
         config = self.config_for(request)
@@ -677,14 +381,12 @@ class SessionManager:
             raise ValueError(
                 f"Unknown session kind {kind!r}; expected 'zyte_api' or 'http'"
             )
-        pool = self._pools.get(kind, pool_id)
-        if pool is None:
-            pool = self._new_pool(
-                pool_id,
-                self._pools.options_for(pool_id, {}),
-                (kind, "a session added with SessionControl.add()"),
-                (),
-            )
+        pool = self._pools.get(kind, pool_id) or self._resolver.create(
+            pool_id,
+            self._pools.options_for(pool_id, {}),
+            kind,
+            "a session added with SessionControl.add()",
+        )
         pool.add(session)
         return pool
 

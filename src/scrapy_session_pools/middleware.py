@@ -11,7 +11,7 @@ from scrapy.exceptions import IgnoreRequest
 
 from . import meta
 from .backends import Outcome
-from .fingerprint import attach_pool_lookup
+from .integrations.fingerprint import attach_pool_lookup
 from .manager import SessionManager
 from .settings import PoolsSettings
 

@@ -224,9 +224,23 @@ class Pool:
                 request,
             )
 
-    async def acquire_session(self, session: Session, request: Request) -> Session:
-        """Reserve the next use of a given live *session* for *request*."""
+    async def acquire_session(
+        self, session: Session, request: Request
+    ) -> Session | None:
+        """Book the next turn of a given *session* for *request* (a pinned one).
+
+        Returns ``None`` if the session has ended or cannot take another
+        turn within its limits (it retires if it reached one), before or
+        after its turn comes. Pinned requests are not held back by
+        ``max_concurrency``: the chain needs this very session.
+        """
         began = time.monotonic()
+        reason = session.limit_reached(began, self.limits)
+        if reason is not None:
+            self.retire(session, reason)
+        start = max(began, session.next_use)
+        if not session.is_alive or session.turn_limit(start, self.limits):
+            return None
         session.in_flight += 1
         start = session.reserve(began, self.sample_delay())
         try:
@@ -234,6 +248,9 @@ class Pool:
         except BaseException:
             self._give_up(session)
             raise
+        if not session.is_alive:
+            self._give_up(session)
+            return None
         return self._served(session, request, began)
 
     async def acquire_new(self, request: Request) -> Session:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from url_matcher import Patterns
 from web_poet import ApplyRule, RulesRegistry
@@ -14,6 +16,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from scrapy import Request
+
+logger = logging.getLogger(__name__)
 
 _C = TypeVar("_C", bound=type[SessionConfig])
 
@@ -111,3 +115,55 @@ session_config_registry = SessionConfigRulesRegistry()
 #: Decorator registering a session config class; see
 #: :meth:`SessionConfigRulesRegistry.session_config`.
 session_config = session_config_registry.session_config
+
+
+def _pattern_host(pattern: str) -> str:
+    """The host name of a URL pattern (``example.com:8000/a`` -> ``example.com``)."""
+    netloc = urlsplit(pattern if "//" in pattern else f"//{pattern}").hostname
+    return netloc or ""
+
+
+class ConfigUsage:
+    """Which registered session configs the requests of a crawl used.
+
+    At the end of the crawl, :meth:`report` names each registered config
+    that no request matched: with a warning if a request of the same host
+    name used the default config instead (e.g. the pattern has no port and
+    the URLs have one, or the other way round), at the INFO level otherwise.
+    """
+
+    def __init__(self, registry: SessionConfigRulesRegistry) -> None:
+        self._registry = registry
+        self._used: set[type[SessionConfig]] = set()
+        self._default_hosts: set[str] = set()
+
+    def record(self, request: Request, cls: type[SessionConfig]) -> None:
+        """Record that *request* uses the config *cls*."""
+        self._used.add(cls)
+        if cls is SessionConfig and len(self._registry.get_rules()) > 1:
+            self._default_hosts.add(urlsplit(request.url).hostname or "")
+
+    def report(self) -> None:
+        """Log the registered configs that matched no request."""
+        for rule in self._registry.get_rules():
+            cls: Any = rule.use  # a session config class, typed as a page object
+            if cls is SessionConfig or cls in self._used:
+                continue
+            patterns = list(rule.for_patterns.include)
+            near = [p for p in patterns if _pattern_host(p) in self._default_hosts]
+            if near:
+                logger.warning(
+                    "The session config %s matched no request, while requests "
+                    "to the host of its URL pattern(s) %s used the default "
+                    "session config. The port is part of a pattern: "
+                    "'example.com' does not match 'http://example.com:8000/'. "
+                    "Add the port to the pattern, e.g. 'example.com:8000'.",
+                    cls.__qualname__,
+                    near,
+                )
+            else:
+                logger.info(
+                    "The session config %s (URL patterns %s) matched no request.",
+                    cls.__qualname__,
+                    patterns,
+                )

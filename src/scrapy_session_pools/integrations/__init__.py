@@ -1,0 +1,1 @@
+"""Adapters to other packages: scrapy-poet and scrapy-zyte-api's fingerprinter."""
