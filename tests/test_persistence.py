@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -235,3 +236,18 @@ async def test_restored_sessions_keep_their_age(zyte_api, tmp_path):
     assert isinstance(spider, AgeSpider)
     [age] = spider.ages
     assert age >= 0.5
+
+
+@deferred_f_from_coro_f
+async def test_a_failing_background_task_is_logged(caplog):
+    from scrapy_session_pools.tasks import start_background
+
+    async def broken() -> None:
+        raise RuntimeError("maintenance bug")
+
+    task = start_background(broken(), "testing")
+    with contextlib.suppress(RuntimeError):
+        await task
+    await asyncio.sleep(0)  # done callbacks run in the next loop iteration
+    assert "The background task testing of scrapy-session-pools failed" in caplog.text
+    assert "RuntimeError: maintenance bug" in caplog.text

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .session import RetireReason
 from .state import dump_pools, load_session, saved_sessions
 from .stores.file import FileStore
+from .tasks import start_background
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -57,7 +58,9 @@ class PoolMaintenance:
         """Start the periodic saves and evictions, if any is configured."""
         tick = self._tick()
         if tick is not None and self._task is None:
-            self._task = asyncio.ensure_future(self._maintain(tick))
+            self._task = start_background(
+                self._maintain(tick), "saving and evicting session pools"
+            )
 
     def stop(self) -> None:
         """Stop the periodic work and save the live sessions one last time."""
@@ -72,8 +75,23 @@ class PoolMaintenance:
         store = store or self._store
         if store is None:
             return False
+        return self._write(store, dump_pools(self._pools))
+
+    async def save_in_background(self) -> bool:
+        """Like :meth:`save`, with the file written outside the event loop.
+
+        The state is taken on the event loop, so that it is consistent; its
+        serialization and the write (with ``fsync``) run in a thread, so
+        that a large state does not hold up the crawl.
+        """
+        if self._store is None:
+            return False
+        state = dump_pools(self._pools)
+        return await asyncio.to_thread(self._write, self._store, state)
+
+    def _write(self, store: FileStore, state: dict[str, Any]) -> bool:
         try:
-            store.save(dump_pools(self._pools))
+            store.save(state)
         except OSError as error:
             logger.warning(
                 "Could not save the session state to %s: %s",
@@ -101,7 +119,7 @@ class PoolMaintenance:
                 self._store is not None
                 and now - last_save >= self._settings.save_interval
             ):
-                self.save()
+                await self.save_in_background()
                 last_save = now
             self.evict_idle_pools(now)
 

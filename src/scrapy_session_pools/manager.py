@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-
 class SessionManager:
     """Assigns sessions to requests and keeps the pools of a crawler healthy.
 
@@ -169,9 +168,7 @@ class SessionManager:
             pool = await self._resolver.resolve(request, config)
             pinned = request.meta.get(meta.PINNED_SESSION)
             if pinned:
-                session = await acquire_pinned(
-                    pool, request, str(pinned), self._stats
-                )
+                session = await acquire_pinned(pool, request, str(pinned), self._stats)
             else:
                 session = await pool.acquire(request)
             self._leases.grant(pool, session, request)

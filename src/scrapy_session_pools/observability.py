@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from . import signals, stats
 from .snapshots import SessionInfo
+from .tasks import start_background
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -153,7 +154,9 @@ class PoolsObserver:
     def start(self) -> None:
         """Start the periodic log line, if an interval is set."""
         if self._log_interval and self._task is None:
-            self._task = asyncio.ensure_future(self._log_periodically())
+            self._task = start_background(
+                self._log_periodically(), "logging the session pools"
+            )
 
     def stop(self) -> None:
         """Stop the periodic log, set the gauges and log the per-pool summary."""

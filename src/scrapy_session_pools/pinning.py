@@ -55,8 +55,7 @@ async def acquire_pinned(
     renewed = await pool.acquire_new(request)
     request.meta[meta.PINNED_SESSION] = renewed.id
     logger.debug(
-        "Pinned session %s of pool %s had ended; %s continues with the new "
-        "session %s",
+        "Pinned session %s of pool %s had ended; %s continues with the new session %s",
         session_id,
         pool.id,
         request,

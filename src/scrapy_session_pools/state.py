@@ -37,8 +37,10 @@ def _jar_cookies(jar: Any) -> list[dict[str, Any]]:
 
 
 def _json_data(session: Session, pool: Pool) -> dict[str, Any]:
+    """A copy of the user data of *session*, shared with nothing (the state
+    may be written by another thread), or ``{}`` if it is not JSON."""
     try:
-        json.dumps(session.data)
+        text = json.dumps(session.data)
     except (TypeError, ValueError):
         logger.warning(
             "The user data of session %s of pool %s is not JSON-serializable "
@@ -47,7 +49,8 @@ def _json_data(session: Session, pool: Pool) -> dict[str, Any]:
             pool.id,
         )
         return {}
-    return dict(session.data)
+    data: dict[str, Any] = json.loads(text)
+    return data
 
 
 def dump_session(session: Session, pool: Pool, now: float) -> dict[str, Any]:
