@@ -50,13 +50,13 @@ def request_error(status: int, problem: str | None) -> RequestError:
     ],
 )
 def test_zyte_api_errors_are_classified(status, problem, outcome, init_failure):
-    backend = ZyteAPIBackend(transparent_mode=True, is_transport=True)
+    backend = ZyteAPIBackend(transparent_mode=True, retry_policy=None)
     error = request_error(status, problem)
     assert backend.classify(error) is outcome
     assert backend.classify_init(error) is init_failure
 
 
 def test_other_exceptions_say_nothing_about_the_session():
-    backend = ZyteAPIBackend(transparent_mode=True, is_transport=True)
+    backend = ZyteAPIBackend(transparent_mode=True, retry_policy=None)
     assert backend.classify(ValueError()) is None
     assert backend.classify_init(ValueError()) is None

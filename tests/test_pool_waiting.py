@@ -17,9 +17,10 @@ from scrapy import Request
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_session_pools import SessionWaitTimeout
+from scrapy_session_pools.backends import SessionKind
 from scrapy_session_pools.pool import Pool
 from scrapy_session_pools.pool_options import PoolOptions
-from scrapy_session_pools.session import RetireReason, Session
+from scrapy_session_pools.session import Limits, RetireReason, Session
 from scrapy_session_pools.settings import PoolsSettings
 
 
@@ -44,7 +45,8 @@ def empty_pool(max_wait: float) -> Pool:
     pool = Pool(
         "example.com",
         PoolOptions(size=1, delay=0.0),
-        kind="zyte_api",
+        kind=SessionKind.ZYTE_API,
+        limits=Limits(),
         create_session=create,
         events=Events(),
         jitter=0.0,

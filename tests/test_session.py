@@ -8,9 +8,10 @@ import pytest
 from scrapy import Request
 
 from scrapy_session_pools import get_request_session_id, is_session_init_request
+from scrapy_session_pools.backends import SessionKind
 from scrapy_session_pools.pool import Pool
 from scrapy_session_pools.pool_options import PoolOptions
-from scrapy_session_pools.session import RetireReason, Session
+from scrapy_session_pools.session import Limits, RetireReason, Session
 
 
 def make_session() -> Session:
@@ -87,7 +88,8 @@ def pool_with(options: PoolOptions, jitter: float) -> Pool:
     return Pool(
         "example.com",
         options,
-        kind="zyte_api",
+        kind=SessionKind.ZYTE_API,
+        limits=Limits(),
         create_session=create,
         events=None,  # type: ignore[arg-type]  # sample_delay() sends no event
         jitter=jitter,

@@ -7,19 +7,21 @@ import logging
 from copy import deepcopy
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from scrapy import FormRequest, Request
 from scrapy.exceptions import CloseSpider
-from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import build_from_crawler
 
 from . import meta
+from .backends import SessionKind
+from .backends.http import HTTPBackend
+from .backends.zyte_api import ZyteAPIBackend
 from .hooks import run_hook, wrong_result
 from .settings import PoolsSettings
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from typing_extensions import NotRequired, Self
@@ -314,38 +316,21 @@ class SessionConfig:
         """
         params = deepcopy(await self._init_params(request))
         url = params.pop("url", request.url)
-        if _is_http(request):
-            unknown = sorted(set(params) - set(_HTTP_PARAMS))
-            if unknown:
+        if request.meta.get(meta.KIND_META_KEY) == SessionKind.HTTP:
+            try:
+                init_request = HTTPBackend.init_request(url, params)
+            except ValueError as error:
                 raise wrong_result(
-                    self.crawler,
-                    self,
-                    "params",
-                    request,
-                    f"returned unknown HTTP session parameter(s) {unknown} "
-                    f"(expected some of url, {', '.join(_HTTP_PARAMS)})",
-                )
-            response = await download(_http_init_request(url, params))
-            return await self._init_check(response)
-        init_meta: dict[str, Any] = {}
-        if await self._hook("cookie_mode", request, request=request):
-            if "responseCookies" in params and not params["responseCookies"]:
-                logger.error(
-                    "The cookie session initialization parameters of %s set "
-                    "responseCookies to %r; forcing it to True, since cookie "
-                    "mode keeps the cookies of init responses.",
-                    request,
-                    params["responseCookies"],
-                    extra={"spider": self.crawler.spider},
-                )
-            params["responseCookies"] = True
-            params.pop("session", None)
-            init_meta[meta.COOKIE_SESSION_ID_META_KEY] = session_id
-        init_meta["zyte_api"] = params
-        for key in (meta.LOCATION, meta.PARAMS):
-            if key in request.meta:
-                init_meta[key] = request.meta[key]
-        response = await download(Request(url, meta=init_meta, callback=NO_CALLBACK))
+                    self.crawler, self, "params", request, f"returned {error}"
+                ) from None
+        else:
+            cookie_mode = bool(
+                await self._hook("cookie_mode", request, request=request)
+            )
+            init_request = ZyteAPIBackend.init_request(
+                url, params, request, cookie_mode=cookie_mode
+            )
+        response = await download(init_request)
         return await self._init_check(response)
 
     async def _hook(self, hook: str, *args: Any, request: Request | None) -> Any:
@@ -377,35 +362,9 @@ class SessionConfig:
         return params
 
 
-_HTTP_PARAMS = ("method", "headers", "body", "formdata")
-
-
 def _is_http(request: Request) -> bool:
     """Whether *request* (or the init request of its session) is plain HTTP."""
-    return request.meta.get(meta.KIND_META_KEY) == "http"
-
-
-def _http_init_request(url: str, params: dict[str, Any]) -> Request:
-    """Build the init request of an HTTP session from its parameters."""
-    # zyte_api_automap=False keeps the request off Zyte API in transparent mode.
-    init_meta = {meta.KIND_META_KEY: "http", "zyte_api_automap": False}
-    if "formdata" in params:
-        return FormRequest(
-            url,
-            method=params.get("method", "POST"),
-            formdata=params["formdata"],
-            headers=params.get("headers"),
-            meta=init_meta,
-            callback=NO_CALLBACK,
-        )
-    return Request(
-        url,
-        method=params.get("method", "GET"),
-        headers=params.get("headers"),
-        body=params.get("body"),
-        meta=init_meta,
-        callback=NO_CALLBACK,
-    )
+    return request.meta.get(meta.KIND_META_KEY) == SessionKind.HTTP
 
 
 class LocationSessionConfig(SessionConfig):

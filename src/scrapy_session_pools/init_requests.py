@@ -7,7 +7,7 @@ import enum
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import uuid4
 
 from scrapy.exceptions import CloseSpider, IgnoreRequest
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from .backends import Backends, SessionBackend
     from .config import SessionConfig
     from .errors import SpiderCloser
     from .pool import Pool
@@ -84,7 +85,7 @@ class SessionInitializer:
         crawler: Crawler,
         settings: PoolsSettings,
         session_stats: SessionStats,
-        backends: dict[str, Any],
+        backends: Backends,
         closer: SpiderCloser,
     ) -> None:
         self._crawler = crawler
@@ -93,12 +94,23 @@ class SessionInitializer:
         self._backends = backends
         self._closer = closer
         self._closed = asyncio.Event()
-        #: Sessions being initialized, by ID (their init requests need them).
-        self.initializing: dict[str, Session] = {}
+        #: Sessions being initialized, with their backends, by session ID
+        #: (their init requests need them).
+        self._initializing: dict[str, tuple[Session, SessionBackend]] = {}
 
     def close(self) -> None:
         """Stop waiting: no more retries after a delay."""
         self._closed.set()
+
+    def initialization_of(
+        self, request: Request
+    ) -> tuple[Session, SessionBackend] | None:
+        """Return the session that the init request *request* initializes."""
+        for backend in self._backends:
+            session_id = backend.session_id(request)
+            if session_id is not None and session_id in self._initializing:
+                return self._initializing[session_id]
+        return None
 
     async def create(
         self, pool: Pool, config: SessionConfig, request: Request, *, cookie_mode: bool
@@ -114,7 +126,11 @@ class SessionInitializer:
                     raise IgnoreRequest("The spider is closing")
                 session = await self._new_session(pool)
                 outcome = await self.run(
-                    session, config, request, cookie_mode=cookie_mode
+                    session,
+                    self._backends[pool.kind],
+                    config,
+                    request,
+                    cookie_mode=cookie_mode,
                 )
                 if outcome is InitOutcome.OK:
                     pool.bad_inits = 0
@@ -162,15 +178,16 @@ class SessionInitializer:
     async def run(
         self,
         session: Session,
+        backend: SessionBackend,
         config: SessionConfig,
         request: Request,
         *,
         cookie_mode: bool,
     ) -> InitOutcome:
-        """Initialize *session* for the triggering *request*."""
+        """Initialize *session*, of the kind of *backend*, for *request*."""
         attempt = _InitAttempt()
-        download = self._downloader(session, attempt, cookie_mode=cookie_mode)
-        self.initializing[session.id] = session
+        download = self._downloader(session, backend, attempt, cookie_mode=cookie_mode)
+        self._initializing[session.id] = (session, backend)
         try:
             is_good = await run_hook(
                 self._crawler,
@@ -194,16 +211,15 @@ class SessionInitializer:
                 session, request, stat, f"{error.hook}() failed: {error.__cause__!r}"
             )
         except Exception as exception:  # noqa: BLE001  # a failed download
-            return self._judge_download_error(exception, session, request)
+            return self._judge_download_error(exception, backend, session, request)
         finally:
-            self.initializing.pop(session.id, None)
+            self._initializing.pop(session.id, None)
         if not is_good:
             return self._failed(
                 session, request, stats.INIT_CHECK_FAILED, "the init check failed"
             )
         self._stats.increment(stats.INIT_CHECK_PASSED, session.pool_id)
-        if cookie_mode and attempt.responses:
-            self._backends["zyte_api"].replace_cookies(session, attempt.responses[-1])
+        backend.finish_init(session, attempt.responses, cookie_mode=cookie_mode)
         logger.debug(
             "Created session %s in pool %s",
             session.id,
@@ -213,9 +229,13 @@ class SessionInitializer:
         return InitOutcome.OK
 
     def _judge_download_error(
-        self, exception: Exception, session: Session, request: Request
+        self,
+        exception: Exception,
+        backend: SessionBackend,
+        session: Session,
+        request: Request,
     ) -> InitOutcome:
-        retry_later = self._backends["zyte_api"].classify_init(exception)
+        retry_later = backend.classify_init(exception)
         if retry_later is not None:
             self._stats.increment(_RETRY_LATER_STATS[retry_later], session.pool_id)
             logger.warning(
@@ -243,12 +263,19 @@ class SessionInitializer:
         return InitOutcome.FAILED
 
     def _downloader(
-        self, session: Session, attempt: _InitAttempt, *, cookie_mode: bool
+        self,
+        session: Session,
+        backend: SessionBackend,
+        attempt: _InitAttempt,
+        *,
+        cookie_mode: bool,
     ) -> Callable[[Request], Awaitable[Response]]:
         async def download(request: Request) -> Response:
             if self._closer.is_closing:
                 raise IgnoreRequest("The spider is closing")
-            prepared = self._prepare(session, request, cookie_mode=cookie_mode)
+            prepared = backend.prepare_init(
+                session, _as_init_request(request), cookie_mode=cookie_mode
+            )
             assert self._crawler.engine is not None
             try:
                 response = await self._crawler.engine.download_async(prepared)
@@ -260,31 +287,11 @@ class SessionInitializer:
 
         return download
 
-    def _prepare(
-        self, session: Session, request: Request, *, cookie_mode: bool
-    ) -> Request:
-        init_meta = dict(request.meta)
-        init_meta[meta.SESSION_INIT_META_KEY] = True
-        init_meta.setdefault(meta.DONT_MERGE_COOKIES, True)
-        if session.state is not None:
-            # An HTTP session: the middleware applies its cookie jar and
-            # profile to each request of the chain, redirects included; the
-            # requests stay off Zyte API, and checks know they are plain HTTP.
-            init_meta[meta.SESSION_ID_META_KEY] = session.id
-            init_meta[meta.KIND_META_KEY] = "http"
-            if "zyte_api" not in init_meta:
-                init_meta["zyte_api_automap"] = False
-        else:
-            init_meta.setdefault(meta.RETRY_POLICY, self._settings.retry_policy)
-            if cookie_mode:
-                init_meta.setdefault(meta.COOKIE_SESSION_ID_META_KEY, session.id)
-            else:
-                current = init_meta.get("zyte_api")
-                params = dict(current) if isinstance(current, dict) else {}
-                if "session" not in params:
-                    params["session"] = {"id": session.id}
-                elif params["session"] is None:
-                    del params["session"]
-                init_meta["zyte_api"] = params
-        callback = request.callback if request.callback is not None else NO_CALLBACK
-        return request.replace(meta=init_meta, callback=callback)
+
+def _as_init_request(request: Request) -> Request:
+    """Mark *request* as a session initialization request."""
+    init_meta = dict(request.meta)
+    init_meta[meta.SESSION_INIT_META_KEY] = True
+    init_meta.setdefault(meta.DONT_MERGE_COOKIES, True)
+    callback = request.callback if request.callback is not None else NO_CALLBACK
+    return request.replace(meta=init_meta, callback=callback)

@@ -15,6 +15,7 @@ from .tasks import start_background
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from .backends import Backends
     from .pool import Pool
     from .pool_registry import PoolRegistry
     from .session import Session
@@ -41,7 +42,7 @@ class PoolMaintenance:
         settings: PoolsSettings,
         pools: PoolRegistry,
         session_stats: SessionStats,
-        backends: dict[str, Any],
+        backends: Backends,
     ) -> None:
         self._crawler = crawler
         self._settings = settings
@@ -75,7 +76,7 @@ class PoolMaintenance:
         store = store or self._store
         if store is None:
             return False
-        return self._write(store, dump_pools(self._pools))
+        return self._write(store, dump_pools(self._pools, self._backends))
 
     async def save_in_background(self) -> bool:
         """Like :meth:`save`, with the file written outside the event loop.
@@ -86,7 +87,7 @@ class PoolMaintenance:
         """
         if self._store is None:
             return False
-        state = dump_pools(self._pools)
+        state = dump_pools(self._pools, self._backends)
         return await asyncio.to_thread(self._write, self._store, state)
 
     def _write(self, store: FileStore, state: dict[str, Any]) -> bool:

@@ -11,6 +11,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.misc import build_from_crawler
 
 from . import meta
+from .backends import Backends
 from .backends.http import HTTPBackend
 from .backends.zyte_api import ZyteAPIBackend
 from .errors import SpiderCloser
@@ -60,18 +61,19 @@ class SessionManager:
         self._settings = settings
         assert crawler.stats is not None
         self._stats = SessionStats(crawler.stats, per_pool=settings.stats_per_pool)
-        self._zyte_api = ZyteAPIBackend(
-            transparent_mode=settings.transparent_mode,
-            is_transport=settings.zyte_api_transport,
+        self._backends = Backends(
+            [
+                ZyteAPIBackend(
+                    transparent_mode=settings.transparent_mode,
+                    retry_policy=settings.retry_policy,
+                ),
+                HTTPBackend(
+                    blocked_status_codes=settings.blocked_status_codes,
+                    rate_limit_status_codes=settings.rate_limit_status_codes,
+                    connection_errors=settings.connection_errors,
+                ),
+            ]
         )
-        self._backends: dict[str, Any] = {
-            "zyte_api": self._zyte_api,
-            "http": HTTPBackend(
-                blocked_status_codes=settings.blocked_status_codes,
-                rate_limit_status_codes=settings.rate_limit_status_codes,
-                connection_errors=settings.connection_errors,
-            ),
-        }
         self._closer = SpiderCloser(crawler, self._close_pools)
         self._judge = SessionJudge(
             crawler, settings, self._stats, self._backends, self._closer
@@ -174,7 +176,7 @@ class SessionManager:
             self._leases.grant(pool, session, request)
             self._handles[request] = SessionHandle(session, pool, self._mark_bad)
             try:
-                cookie_mode = pool.kind == "zyte_api" and bool(
+                cookie_mode = self._backends[pool.kind].has_cookie_mode and bool(
                     await self._hook(config, "cookie_mode", request)
                 )
                 self._attach(session, pool, request, cookie_mode=cookie_mode)
@@ -208,9 +210,7 @@ class SessionManager:
         request.meta.setdefault(meta.DONT_MERGE_COOKIES, True)
         request.meta[meta.ASSIGNED_META_KEY] = True
         request.meta[meta.POOL_META_KEY] = pool.id
-        request.meta[meta.KIND_META_KEY] = pool.kind
-        if pool.kind == "zyte_api":
-            request.meta.setdefault(meta.RETRY_POLICY, self._settings.retry_policy)
+        request.meta[meta.KIND_META_KEY] = pool.kind.value
         logger.debug(
             "Request %s uses session %s of pool %s",
             request,
@@ -236,14 +236,13 @@ class SessionManager:
             self._leases.grant(pool, session, request)
         if request not in self._handles:
             self._handles[request] = SessionHandle(session, pool, self._mark_bad)
-        if pool.kind == "http":
-            self._backends["http"].apply(session, request, cookie_mode=False)
+        self._backends[pool.kind].reapply(session, request)
 
     def _apply_to_init_request(self, request: Request) -> None:
-        session_id = request.meta.get(meta.SESSION_ID_META_KEY)
-        session = self._initializer.initializing.get(str(session_id))
-        if session is not None:
-            self._backends["http"].apply(session, request, cookie_mode=False)
+        found = self._initializer.initialization_of(request)
+        if found is not None:
+            session, backend = found
+            backend.reapply(session, request)
 
     async def _hook(self, config: SessionConfig, hook: str, *args: Any) -> Any:
         """Call the hook *hook* of *config* for the request in *args*."""
@@ -257,10 +256,10 @@ class SessionManager:
         retried with another session.
         """
         if meta.is_session_init_request(request):
-            session_id = request.meta.get(meta.SESSION_ID_META_KEY)
-            session = self._initializer.initializing.get(str(session_id))
-            if session is not None:
-                self._backends["http"].update(session, response, request)
+            initialization = self._initializer.initialization_of(request)
+            if initialization is not None:
+                initializing, backend = initialization
+                backend.observe(initializing, response, request)
             return None
         # Requests that scrapy-poet providers send while this response is
         # processed further (e.g. by InjectionMiddleware) serve *request*.
@@ -336,7 +335,7 @@ class SessionManager:
 
     async def _create_session(self, pool: Pool, request: Request) -> Session:
         config = self.config_for(request)
-        cookie_mode = pool.kind == "zyte_api" and bool(
+        cookie_mode = self._backends[pool.kind].has_cookie_mode and bool(
             await self._hook(config, "cookie_mode", request)
         )
         return await self._initializer.create(
@@ -364,17 +363,14 @@ class SessionManager:
         initialized.
         """
         if meta.is_session_init_request(request):
-            for backend in self._backends.values():
-                session_id = backend.session_id(request)
-                if session_id in self._initializer.initializing:
-                    return self._initializer.initializing[session_id]
-            return None
+            initialization = self._initializer.initialization_of(request)
+            return initialization[0] if initialization is not None else None
         found = self._session_of(request)
         return found[1] if found is not None else None
 
     def add_session(self, pool_id: str, session: Session, kind: str) -> Pool:
         """Add a session made elsewhere to the pool *pool_id* of *kind*."""
-        if kind not in self._backends:
+        if not self._backends.has(kind):
             raise ValueError(
                 f"Unknown session kind {kind!r}; expected 'zyte_api' or 'http'"
             )

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
 
+    from .backends import SessionKind
     from .session import Limits, Session
 
 logger = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ class Pool:
         pool_id: str,
         options: PoolOptions,
         *,
-        kind: str,
+        kind: SessionKind,
+        limits: Limits,
         create_session: Callable[[Request], Awaitable[Session]],
         events: PoolEvents,
         jitter: float,
@@ -93,10 +95,10 @@ class Pool:
         self.id = pool_id
         #: The pool options.
         self.options = options
-        #: The kind of the sessions of the pool (``"zyte_api"`` or ``"http"``).
+        #: The kind of the sessions of the pool.
         self.kind = kind
         #: The lifecycle limits of the sessions of the pool.
-        self.limits: Limits = options.limits(kind)
+        self.limits = limits
         self._create_session = create_session
         self._events = events
         self._jitter = jitter

@@ -5,23 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from .backends import SessionKind
 from .session import Limits
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
 #: Session kinds: Zyte API sessions and plain-HTTP sessions.
-SESSION_KINDS = ("zyte_api", "http")
+SESSION_KINDS = tuple(kind.value for kind in SessionKind)
 #: Pool growth policies: each of the first ``size`` requests starts its own
 #: session ("eager", scrapy-zyte-api's behaviour), or a new session starts
 #: only when no session can serve a request now ("on-demand").
 GROWTH_POLICIES = ("eager", "on-demand")
-
-#: Limits of Zyte API sessions that no setting sets: Zyte API ends a session
-#: 15 minutes after its creation or after 2 minutes without use; these leave
-#: a safety margin.
-ZYTE_API_DEFAULT_MAX_AGE = 14 * 60.0
-ZYTE_API_DEFAULT_MAX_IDLE = 100.0
 
 
 def _is_number(value: Any) -> bool:
@@ -114,13 +109,19 @@ class PoolOptions:
             raise ValueError("; ".join(problems))
         return replace(defaults, **values)
 
-    def limits(self, kind: str) -> Limits:
-        """Return the lifecycle limits of sessions of *kind* in this pool."""
-        is_zyte_api = kind == "zyte_api"
-        max_age = self.max_age
-        if max_age is None and is_zyte_api:
-            max_age = ZYTE_API_DEFAULT_MAX_AGE
-        max_idle = self.max_idle
-        if max_idle is None and is_zyte_api:
-            max_idle = ZYTE_API_DEFAULT_MAX_IDLE
-        return Limits(max_age=max_age, max_idle=max_idle, max_uses=self.max_uses)
+    def limits(
+        self,
+        *,
+        default_max_age: float | None = None,
+        default_max_idle: float | None = None,
+    ) -> Limits:
+        """Return the lifecycle limits of the sessions of this pool.
+
+        *default_max_age* and *default_max_idle* apply where the options set
+        no limit (the limits of the server, e.g. Zyte API's).
+        """
+        return Limits(
+            max_age=self.max_age if self.max_age is not None else default_max_age,
+            max_idle=self.max_idle if self.max_idle is not None else default_max_idle,
+            max_uses=self.max_uses,
+        )

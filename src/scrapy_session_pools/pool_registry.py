@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from .backends import SessionKind
 from .errors import PoolError, troubleshooting_link
 from .identities import ProfileRotation
 from .pool import Pool
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
 
+    from .backends import SessionBackend
     from .identities import Profile
     from .pool import PoolEvents
     from .session import Session
@@ -58,7 +60,7 @@ class PoolRegistry:
         self._settings = settings
         self._create_session = create_session
         self._events = events
-        self._pools: dict[tuple[str, str], Pool] = {}
+        self._pools: dict[tuple[SessionKind, str], Pool] = {}
 
     def __iter__(self) -> Iterator[Pool]:
         return iter(list(self._pools.values()))
@@ -76,6 +78,11 @@ class PoolRegistry:
 
     def get(self, kind: str, pool_id: str) -> Pool | None:
         """Return the pool *pool_id* of sessions of *kind*, if it exists."""
+        if not isinstance(kind, SessionKind):
+            try:
+                kind = SessionKind(kind)
+            except ValueError:
+                return None
         return self._pools.get((kind, pool_id))
 
     def options_for(self, pool_id: str, mapping: Mapping[str, Any]) -> PoolOptions:
@@ -98,10 +105,15 @@ class PoolRegistry:
         self,
         pool_id: str,
         options: PoolOptions,
-        kind: str,
+        backend: SessionBackend,
         profiles: tuple[Profile, ...],
     ) -> tuple[Pool, bool]:
-        """Return the pool, creating it if needed; the flag says if it is new."""
+        """Return the pool, creating it if needed; the flag says if it is new.
+
+        A new pool gets sessions of the kind of *backend*, with the limits
+        that *backend* gives its options.
+        """
+        kind = backend.kind
         existing = self._pools.get((kind, pool_id))
         if existing is not None:
             return existing, False
@@ -113,6 +125,7 @@ class PoolRegistry:
             pool_id,
             options,
             kind=kind,
+            limits=backend.limits(options),
             create_session=create_session,
             events=self._events,
             jitter=self._settings.jitter,

@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import meta
+from .backends import SessionKind
 from .errors import PoolError
 from .hooks import HookError, run_hook
 from .identities import Profile, parse_profiles
@@ -18,12 +19,12 @@ from .pool_registry import parse_pool_value
 from .session import Session
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable
 
     from scrapy import Request
     from scrapy.crawler import Crawler
 
-    from .backends import SessionBackend
+    from .backends import Backends
     from .config import SessionConfig
     from .pool import Pool
     from .pool_options import PoolOptions
@@ -33,15 +34,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_KIND_NAMES = {"zyte_api": "Zyte API", "http": "HTTP"}
+_KIND_NAMES = {SessionKind.ZYTE_API: "Zyte API", SessionKind.HTTP: "HTTP"}
 
 
 class PoolResolver:
     """Finds the pool of each request, creating it on first use.
 
-    *is_zyte_api_transport* tells whether Zyte API sessions are the default
-    kind (scrapy-zyte-api's download handler is the transport);
-    *restored_sessions* returns the saved sessions of a new pool.
+    *backends* are the kinds of session; *restored_sessions* returns the
+    saved sessions of a new pool. Zyte API sessions are the default kind when
+    scrapy-zyte-api's download handler is the transport of the crawl.
     """
 
     def __init__(
@@ -51,7 +52,7 @@ class PoolResolver:
         pools: PoolRegistry,
         *,
         session_stats: SessionStats,
-        backends: Mapping[str, SessionBackend],
+        backends: Backends,
         restored_sessions: Callable[[Pool], list[Session]],
     ) -> None:
         self._crawler = crawler
@@ -95,7 +96,7 @@ class PoolResolver:
 
     async def _kind(
         self, config: SessionConfig, request: Request, pool_kind: str | None
-    ) -> tuple[str, str]:
+    ) -> tuple[SessionKind, str]:
         """Return the kind of session of *request*, and why it is that kind."""
         chosen = await self._hook(config, "session_kind", request)
         why = (
@@ -108,19 +109,22 @@ class PoolResolver:
                 why = "ZYTE_API_SESSION_KIND or the kind option of the pool"
         if not chosen:
             if self._settings.zyte_api_transport:
-                return "zyte_api", "scrapy-zyte-api's download handler is the transport"
-            return "http", "the crawl has no Zyte API download handler"
-        if chosen not in self._backends:
+                return (
+                    SessionKind.ZYTE_API,
+                    "scrapy-zyte-api's download handler is the transport",
+                )
+            return SessionKind.HTTP, "the crawl has no Zyte API download handler"
+        if not self._backends.has(chosen):
             raise PoolError(
                 f"{type(config).__qualname__}.session_kind() returned {chosen!r} "
                 f"for {request}; expected 'zyte_api' or 'http'"
             )
-        return str(chosen), why
+        return SessionKind(chosen), why
 
     async def _profiles(
         self, config: SessionConfig, request: Request, pool_id: str, kind: str
     ) -> tuple[Profile, ...]:
-        if kind != "http":
+        if kind is not SessionKind.HTTP:
             return ()
         raw = await self._hook(config, "profiles", request)
         try:
@@ -150,21 +154,24 @@ class PoolResolver:
 
         *why* says why its sessions are of *kind*, for the log.
         """
-        pool, is_new = self._pools.get_or_create(pool_id, options, kind, profiles)
+        backend = self._backends[kind]
+        pool, is_new = self._pools.get_or_create(pool_id, options, backend, profiles)
         if is_new:
             logger.info(
                 "Session pool %s: %s sessions (%s)",
                 pool_id,
-                _KIND_NAMES[kind],
+                _KIND_NAMES[backend.kind],
                 why,
                 extra={"spider": self._crawler.spider, "pool": pool_id},
             )
             pool.seed(self._restored_sessions(pool), keep_age=True)
-            if kind == "http":
-                pool.seed(self._seed_sessions(pool))
+            pool.seed(self._seed_sessions(pool))
         return pool
 
     def _seed_sessions(self, pool: Pool) -> list[Session]:
+        """The seeds of an HTTP pool (Zyte API pools ignore seeds)."""
+        if pool.kind is not SessionKind.HTTP:
+            return []
         sessions = []
         for index, seed in enumerate(self._settings.seeds.get(pool.id, ())):
             session = Session(

@@ -7,33 +7,16 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from scrapy.http.cookies import CookieJar
-
 from .identities import Profile
 from .session import Session
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from .backends import Backends, SessionBackend
     from .pool import Pool
 
 logger = logging.getLogger(__name__)
-
-
-def _jar_cookies(jar: Any) -> list[dict[str, Any]]:
-    if not isinstance(jar, CookieJar):
-        return []
-    return [
-        {
-            "name": cookie.name,
-            "value": cookie.value,
-            "domain": cookie.domain,
-            "path": cookie.path,
-            "secure": cookie.secure,
-            **({"expires": cookie.expires} if cookie.expires is not None else {}),
-        }
-        for cookie in jar
-    ]
 
 
 def _json_data(session: Session, pool: Pool) -> dict[str, Any]:
@@ -53,7 +36,9 @@ def _json_data(session: Session, pool: Pool) -> dict[str, Any]:
     return data
 
 
-def dump_session(session: Session, pool: Pool, now: float) -> dict[str, Any]:
+def dump_session(
+    session: Session, pool: Pool, backend: SessionBackend, now: float
+) -> dict[str, Any]:
     """Return the saved form of *session*; times become ages in seconds."""
     profile = session.profile
     return {
@@ -63,8 +48,7 @@ def dump_session(session: Session, pool: Pool, now: float) -> dict[str, Any]:
         "uses": session.uses,
         "errors": session.errors,
         "check_failures": session.check_failures,
-        "cookies": [dict(cookie) for cookie in session.cookies]
-        or _jar_cookies(session.state),
+        "cookies": backend.export_cookies(session),
         "profile": (
             {
                 "name": profile.name,
@@ -78,7 +62,7 @@ def dump_session(session: Session, pool: Pool, now: float) -> dict[str, Any]:
     }
 
 
-def dump_pools(pools: Iterable[Pool]) -> dict[str, Any]:
+def dump_pools(pools: Iterable[Pool], backends: Backends) -> dict[str, Any]:
     """Return the state of the live sessions of *pools*."""
     now = time.monotonic()
     return {
@@ -86,8 +70,10 @@ def dump_pools(pools: Iterable[Pool]) -> dict[str, Any]:
         "pools": [
             {
                 "id": pool.id,
-                "kind": pool.kind,
-                "sessions": [dump_session(s, pool, now) for s in pool],
+                "kind": pool.kind.value,
+                "sessions": [
+                    dump_session(s, pool, backends[pool.kind], now) for s in pool
+                ],
             }
             for pool in pools
             if len(pool)

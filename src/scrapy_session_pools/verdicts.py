@@ -12,13 +12,11 @@ from .hooks import HookError, run_hook
 from .session import RetireReason
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from .backends import SessionBackend
+    from .backends import Backends
     from .config import SessionConfig
     from .errors import SpiderCloser
     from .pool import Pool
@@ -42,7 +40,7 @@ class SessionJudge:
         crawler: Crawler,
         settings: PoolsSettings,
         session_stats: SessionStats,
-        backends: Mapping[str, SessionBackend],
+        backends: Backends,
         closer: SpiderCloser,
     ) -> None:
         self._crawler = crawler
@@ -61,9 +59,8 @@ class SessionJudge:
     ) -> str | None:
         """Judge *response*; return why to retry *request*, or ``None``."""
         backend = self._backends[pool.kind]
-        if session is not None and pool.kind == "http":
-            # An HTTP session's jar takes what every response sets.
-            backend.update(session, response, request)
+        if session is not None:
+            backend.observe(session, response, request)
         verdict = backend.judge(response)
         if verdict is not None:
             return self._apply(pool, session, request, verdict.outcome, verdict.pause)
@@ -96,10 +93,8 @@ class SessionJudge:
                 session.record_success(pool.options.error_decay)
                 if session.profile is not None:
                     pool.profiles.record_success(session.profile)
-                if meta.COOKIE_SESSION_ID_META_KEY in request.meta:
-                    # Cookie mode keeps the cookies of passed responses only.
-                    self._backends["zyte_api"].update(session, response, request)
-            elif pool.kind == "zyte_api" and await self._hook(
+                self._backends[pool.kind].keep(session, response, request)
+            elif self._backends[pool.kind].has_cookie_mode and await self._hook(
                 config, "cookie_mode", request
             ):
                 logger.error(

@@ -8,24 +8,29 @@ import time
 from http.cookiejar import Cookie
 from typing import TYPE_CHECKING, Any
 
+from scrapy import FormRequest, Request
 from scrapy.http.cookies import CookieJar
+from scrapy.http.request import NO_CALLBACK
 
 from scrapy_session_pools import meta
 
-from . import Outcome, Verdict
+from . import Outcome, SessionKind, Verdict
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from scrapy import Request
     from scrapy.http import Response
 
-    from scrapy_session_pools.session import Session
+    from scrapy_session_pools.pool_options import PoolOptions
+    from scrapy_session_pools.session import Limits, Session
 
 logger = logging.getLogger(__name__)
 
 #: Internal meta key: the proxy and header names set from a profile.
 _PROFILE_META_KEY = "_session_pools_profile"
+
+#: Parameters of the default init request of an HTTP session, besides url.
+INIT_PARAMS = ("method", "headers", "body", "formdata")
 
 #: Seconds a rate-limited session rests when the response has no
 #: ``Retry-After`` header.
@@ -94,9 +99,12 @@ class HTTPBackend:
         self._rate_limited = frozenset(rate_limit_status_codes)
         self._connection_errors = connection_errors
 
-    def handles(self, request: Request) -> bool:
-        """Any request can be sent with an HTTP session."""
-        return True
+    kind = SessionKind.HTTP
+    has_cookie_mode = False
+
+    def limits(self, options: PoolOptions) -> Limits:
+        """HTTP sessions have only the limits that settings give them."""
+        return options.limits()
 
     def start(self, session: Session, cookies: Iterable[dict[str, Any]] = ()) -> None:
         """Give a new *session* its cookie jar, with *cookies* in it."""
@@ -143,16 +151,99 @@ class HTTPBackend:
             tuple(name for name, _ in profile.headers),
         )
 
+    def reapply(self, session: Session, request: Request) -> None:
+        """Refresh the cookies of a redirect or of a request of an init chain."""
+        self.apply(session, request, cookie_mode=False)
+
+    def prepare_init(
+        self, session: Session, request: Request, *, cookie_mode: bool
+    ) -> Request:
+        """Mark an init request with its HTTP session.
+
+        The middleware then applies the session's cookie jar and profile to
+        each request of the chain, redirects included; the requests stay off
+        Zyte API, and checks know that they are plain HTTP.
+        """
+        init_meta = dict(request.meta)
+        init_meta[meta.SESSION_ID_META_KEY] = session.id
+        init_meta[meta.KIND_META_KEY] = self.kind.value
+        if "zyte_api" not in init_meta:
+            init_meta["zyte_api_automap"] = False
+        return request.replace(meta=init_meta)
+
+    @staticmethod
+    def init_request(url: str, params: dict[str, Any]) -> Request:
+        """Build the default init request of an HTTP session from *params*.
+
+        *params* may have ``method``, ``headers``, ``body`` and ``formdata``
+        (which makes a form request, ``POST`` by default); anything else
+        raises :exc:`ValueError`.
+        """
+        unknown = sorted(set(params) - set(INIT_PARAMS))
+        if unknown:
+            raise ValueError(
+                f"unknown HTTP session parameter(s) {unknown} (expected some of "
+                f"url, {', '.join(INIT_PARAMS)})"
+            )
+        # zyte_api_automap=False keeps the request off Zyte API in
+        # transparent mode.
+        init_meta = {
+            meta.KIND_META_KEY: SessionKind.HTTP.value,
+            "zyte_api_automap": False,
+        }
+        if "formdata" in params:
+            return FormRequest(
+                url,
+                method=params.get("method", "POST"),
+                formdata=params["formdata"],
+                headers=params.get("headers"),
+                meta=init_meta,
+                callback=NO_CALLBACK,
+            )
+        return Request(
+            url,
+            method=params.get("method", "GET"),
+            headers=params.get("headers"),
+            body=params.get("body"),
+            meta=init_meta,
+            callback=NO_CALLBACK,
+        )
+
     def session_id(self, request: Request) -> str | None:
         """Return the ID of the HTTP session of *request*."""
         value = request.meta.get(meta.SESSION_ID_META_KEY)
         return str(value) if value else None
 
-    def update(self, session: Session, response: Response, request: Request) -> None:
+    def observe(self, session: Session, response: Response, request: Request) -> None:
         """Store the cookies that *response* to *request* sets in the jar."""
         jar = session.state
         if isinstance(jar, CookieJar):
             jar.extract_cookies(response, request)
+
+    def keep(self, session: Session, response: Response, request: Request) -> None:
+        """The jar took the cookies of the response already."""
+
+    def finish_init(
+        self, session: Session, responses: list[Response], *, cookie_mode: bool
+    ) -> None:
+        """The jar took the cookies of every init response already."""
+
+    def export_cookies(self, session: Session) -> list[dict[str, Any]]:
+        """Return the cookies of the jar of *session*."""
+        jar = session.state
+        if not isinstance(jar, CookieJar):
+            return []
+        return [
+            {
+                "name": cookie.name,
+                "value": cookie.value,
+                "domain": cookie.domain,
+                "path": cookie.path,
+                "secure": cookie.secure,
+                **({"expires": cookie.expires} if cookie.expires is not None else {}),
+            }
+            for cookie in jar
+        ]
 
     def judge(self, response: Response) -> Verdict | None:
         """Return what the status of *response* says about its session."""

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from aiohttp import web
+from multidict import MultiDict
 
-if TYPE_CHECKING:
-    from collections.abc import Collection, Container
+from scrapy_session_pools.testing.errors import ErrorAnswer
+from scrapy_session_pools.testing.knobs import KnobReader
 
 SESSION_EXPIRED = "/problem/session-expired"
 OVER_SESSION_LIMIT = "/problem/over-session-limit"
@@ -37,7 +38,7 @@ _ELAPSED_TIME = 0.001
 _HEADERS = [{"name": "content-type", "value": "text/html; charset=utf-8"}]
 
 
-class _Problem(Exception):
+class _Problem(ErrorAnswer):
     """An error answer of the fake API, raised while handling a request."""
 
     def __init__(self, type_: str, detail: str) -> None:
@@ -65,33 +66,32 @@ def _bad_request(detail: str) -> _Problem:
     return _Problem(BAD_REQUEST, detail)
 
 
+def _bad_request_sentence(message: str) -> _Problem:
+    """Return the bad-request problem of a *message* of the shared parsing.
+
+    Such messages (see :mod:`~scrapy_session_pools.testing.admin`) are
+    written lower-case without a final period; Zyte API details are
+    sentences.
+    """
+    return _bad_request(f"{message[:1].upper()}{message[1:]}.")
+
+
 @dataclass(frozen=True, slots=True)
 class _Options:
     session_max_age: float | None = None
     session_max_idle: float | None = None
     latency: float = 0.0
 
-    def updated(self, changes: object) -> _Options:
-        """Return a copy with *changes*, a ``/_config`` JSON body, applied."""
-        if not isinstance(changes, dict):
-            raise _bad_request("The /_config body must be a JSON object.")
-        options = asdict(self)
-        unknown = sorted(set(changes) - set(options))
-        if unknown:
-            raise _bad_request(f"Unknown /_config options: {', '.join(unknown)}.")
-        for name, value in changes.items():
-            is_nullable = name != "latency"
-            if not _is_duration(value) and not (is_nullable and value is None):
-                expected = "a number >= 0" + (" or null" if is_nullable else "")
-                raise _bad_request(f"{name}: expected {expected}, got {value!r}.")
-            options[name] = None if value is None else float(value)
-        return _Options(**options)
 
-
-def _is_duration(value: object) -> bool:
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
-    )
+def _option_value(name: str, value: object) -> float | None:
+    """Return the value of option *name* from a ``/_config`` JSON value."""
+    is_nullable = name != "latency"
+    if is_nullable and value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    expected = "a number >= 0" + (" or null" if is_nullable else "")
+    raise _bad_request(f"{name}: expected {expected}, got {value!r}.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +112,8 @@ class _Scenario:
 
     @classmethod
     def from_url(cls, url: str) -> _Scenario:
-        knobs = _Knobs(url)
+        query = MultiDict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+        knobs = KnobReader(query, _invalid_knob)
         redirect = knobs.text("redirect")
         return cls(
             status=knobs.count("status", range(100, 600), "100 to 599")
@@ -123,69 +124,15 @@ class _Scenario:
             expire_after=knobs.count("expire_after"),
             over_session_limit=knobs.count("over_session_limit") or 0,
             creation_error=knobs.count("creation_error") or 0,
-            delay=knobs.seconds("delay"),
+            delay=knobs.seconds("delay") or 0.0,
             set_cookies=knobs.pairs("set_cookie"),
             redirect=redirect,
             delete_cookies=knobs.texts("delete_cookie"),
         )
 
 
-class _Knobs:
-    """Reader of scenario knobs; a bad value raises a bad-request problem."""
-
-    def __init__(self, url: str) -> None:
-        self._query = parse_qs(urlsplit(url).query, keep_blank_values=True)
-
-    def _last(self, name: str) -> str | None:
-        values = self._query.get(name)
-        return values[-1] if values else None
-
-    def _invalid(self, name: str, value: str, expected: str) -> _Problem:
-        return _bad_request(f"Scenario knob {name}={value!r}: expected {expected}.")
-
-    def count(
-        self,
-        name: str,
-        allowed: Container[int] | None = None,
-        expected: str = "an integer >= 0",
-    ) -> int | None:
-        value = self._last(name)
-        if value is None:
-            return None
-        if not value.isdigit() or (allowed is not None and int(value) not in allowed):
-            raise self._invalid(name, value, expected)
-        return int(value)
-
-    def text(self, name: str) -> str | None:
-        return self._last(name) or None
-
-    def texts(self, name: str) -> tuple[str, ...]:
-        return tuple(value for value in self._query.get(name, []) if value)
-
-    def choice(self, name: str, allowed: Collection[str]) -> str | None:
-        value = self._last(name)
-        if value is not None and value not in allowed:
-            raise self._invalid(name, value, " or ".join(allowed))
-        return value
-
-    def seconds(self, name: str) -> float:
-        value = self._last(name) or "0"
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = -1.0
-        if not seconds >= 0:  # also rejects NaN
-            raise self._invalid(name, value, "seconds >= 0")
-        return seconds
-
-    def pairs(self, name: str) -> tuple[tuple[str, str], ...]:
-        pairs = []
-        for value in self._query.get(name, []):
-            key, sep, pair_value = value.partition("=")
-            if not key or not sep:
-                raise self._invalid(name, value, "name=value")
-            pairs.append((key, pair_value))
-        return tuple(pairs)
+def _invalid_knob(name: str, value: str, expected: str) -> _Problem:
+    return _bad_request(f"Scenario knob {name}={value!r}: expected {expected}.")
 
 
 @dataclass(frozen=True, slots=True)
