@@ -62,6 +62,17 @@ class TooManyBadSessionInits(SessionPoolsError, RuntimeError):
 class SessionWaitTimeout(SessionPoolsError, RuntimeError):
     """Raised when a request waited too long for a session of its pool."""
 
+    @classmethod
+    def of(cls, request: object, pool_id: str, max_wait: float) -> SessionWaitTimeout:
+        """The error of *request*, which waited *max_wait* s in *pool_id*."""
+        return cls(
+            f"Request {request} waited {max_wait:g} s for a session "
+            f"of pool {pool_id!r} without getting one. Increase "
+            f"ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS or "
+            f"ZYTE_API_SESSION_QUEUE_WAIT_TIME, or make the pool larger. "
+            f"See {troubleshooting_link('wait-timeout')}"
+        )
+
 
 #: Close reason of the spider for each fatal exception type.
 CLOSE_REASONS: dict[type[Exception], str] = {

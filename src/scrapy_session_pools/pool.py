@@ -6,15 +6,18 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter, deque
-from typing import TYPE_CHECKING, Protocol
+from collections import Counter
+from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
 
-from .errors import SessionWaitTimeout, troubleshooting_link
+from .age_limits import AgeLimits
+from .errors import SessionWaitTimeout
 from .identities import ProfileRotation
+from .pool_filling import Creations
 from .pool_options import PoolOptions
 from .session import RetireReason
+from .waiting import WaitLine
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -22,40 +25,12 @@ if TYPE_CHECKING:
     from scrapy import Request
 
     from .backends import SessionKind
+    from .pool_events import PoolEvents
     from .session import Limits, Session
 
 logger = logging.getLogger(__name__)
 
 _Slot = tuple["Session", float]
-
-
-def _has_slot(waiter: asyncio.Future[_Slot]) -> bool:
-    """Whether *waiter* was given a session slot."""
-    return waiter.done() and not waiter.cancelled() and waiter.exception() is None
-
-
-class PoolEvents(Protocol):
-    """What a pool reports to its owner."""
-
-    def session_added(self, pool: Pool, session: Session) -> None:
-        """*session* joined *pool*."""
-
-    def session_retired(
-        self, pool: Pool, session: Session, reason: RetireReason
-    ) -> None:
-        """*session* left *pool* for *reason*."""
-
-    def request_waiting(self, pool: Pool, request: Request) -> None:
-        """*request* found no usable session and waits."""
-
-    def request_stopped_waiting(self, pool: Pool, request: Request) -> None:
-        """*request* stopped waiting: it got a session, timed out or failed."""
-
-    def request_served(self, pool: Pool, request: Request, waited: float) -> None:
-        """*request* got its session after waiting *waited* seconds."""
-
-    def request_timed_out(self, pool: Pool, request: Request) -> None:
-        """*request* waited too long for a session."""
 
 
 __all__ = ["Pool", "PoolOptions"]
@@ -99,20 +74,16 @@ class Pool:
         self.kind = kind
         #: The lifecycle limits of the sessions of the pool.
         self.limits = limits
-        self._create_session = create_session
         self._events = events
         self._jitter = jitter
         self._max_wait = max_wait
         self._pending = options.size
         self._sessions: dict[str, Session] = {}
-        self._seeds: deque[tuple[Session, bool]] = deque()
-        self._waiters: deque[asyncio.Future[_Slot]] = deque()
-        self._tasks: set[asyncio.Task[Session]] = set()
-        # Timers that retire sessions when they reach their maximum age.
-        self._age_timers: dict[str, asyncio.TimerHandle] = {}
-        # Replacements being created that no request waits for yet.
-        self._unclaimed: set[asyncio.Task[Session]] = set()
-        self._claims: dict[asyncio.Task[Session], asyncio.Future[_Slot]] = {}
+        self._line: WaitLine[_Slot] = WaitLine(lambda slot: self._give_up(slot[0]))
+        self._creations: Creations[asyncio.Future[_Slot]] = Creations(
+            create_session, self._on_created
+        )
+        self._age_limits = AgeLimits(limits.max_age, self._reach_age_limit)
         self._closed = asyncio.Event()
         self._template: Request | None = None
         #: Number of sessions that joined the pool so far.
@@ -145,12 +116,12 @@ class Pool:
     @property
     def waiting(self) -> int:
         """Number of requests waiting for a session."""
-        return sum(1 for waiter in self._waiters if not waiter.done())
+        return len(self._line)
 
     @property
     def creating(self) -> int:
         """Number of sessions being created."""
-        return len(self._tasks)
+        return len(self._creations)
 
     def get(self, session_id: str) -> Session | None:
         """Return the live session *session_id* of this pool, if any."""
@@ -162,7 +133,7 @@ class Pool:
         Their age and idle time count from when they join the pool, unless
         *keep_age* (sessions restored from a saved state keep theirs).
         """
-        self._seeds.extend((session, keep_age) for session in sessions)
+        self._creations.seed(sessions, keep_age=keep_age)
 
     def add(self, session: Session, request: Request | None = None) -> None:
         """Add a session made elsewhere; it is used like any other.
@@ -178,7 +149,7 @@ class Pool:
     def is_idle(self) -> bool:
         """Whether nothing is going on: no request waiting or in flight."""
         return (
-            not self._tasks
+            not self._creations
             and not self.waiting
             and all(session.in_flight == 0 for session in self._sessions.values())
         )
@@ -209,7 +180,8 @@ class Pool:
             # A session usable now is never refused, even with no budget left.
             if not own and start > max(deadline, time.monotonic()):
                 self._give_up(session)
-                raise self._timeout(request)
+                self._events.request_timed_out(self, request)
+                raise SessionWaitTimeout.of(request, self.id, self._max_wait)
             try:
                 await self._sleep_until(start)
             except BaseException:
@@ -259,11 +231,9 @@ class Pool:
         """Initialize a new session for *request* alone and return it."""
         began = time.monotonic()
         own: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
-        if self._unclaimed:
-            # A replacement is already on its way: take it rather than grow.
-            self._claims[self._unclaimed.pop()] = own
-        else:
-            self._start_creation(request, own, None)
+        # A replacement already on its way is taken rather than growing.
+        if not self._creations.claim(own):
+            self._creations.start(request, own, None)
         session, start = await own
         try:
             await self._sleep_until(start)
@@ -321,14 +291,12 @@ class Pool:
         if not session.retire(reason):
             return False
         self._sessions.pop(session.id, None)
-        timer = self._age_timers.pop(session.id, None)
-        if timer is not None:
-            timer.cancel()
+        self._age_limits.forget(session)
         self.retired[reason] += 1
         self._events.session_retired(self, session, reason)
         template = self._template or request
         if session.renewal is None and template is not None and not self.is_closed:
-            self._start_creation(template, None, None)
+            self._creations.start(template, None, None)
         return True
 
     def close(self) -> None:
@@ -336,12 +304,9 @@ class Pool:
         if self.is_closed:
             return
         self._closed.set()
-        for timer in self._age_timers.values():
-            timer.cancel()
-        self._age_timers.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        self._release_waiters(IgnoreRequest(f"Session pool {self.id} closed"))
+        self._age_limits.stop()
+        self._creations.cancel_all()
+        self._line.release_all(IgnoreRequest(f"Session pool {self.id} closed"))
 
     async def _reserve(self, request: Request, deadline: float) -> _Slot:
         if self.is_closed:
@@ -349,34 +314,23 @@ class Pool:
         if self._pending > 0 and not self._grows_later():
             self._pending -= 1
             own: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
-            self._start_creation(request, own, None)
+            self._creations.start(request, own, None)
             return await own
-        slot = self._reserve_now(time.monotonic()) if not self._waiters else None
+        slot = self._reserve_now(time.monotonic()) if not self._line else None
         if slot is not None:
             return slot
-        waiter: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        if not self._tasks and not self._has_turns_left():
+        waiter = self._line.join()
+        if not self._creations and not self._has_turns_left():
             # Nothing will serve the request: no session with turns left,
             # none being created.
-            self._start_creation(request, None, None)
+            self._creations.start(request, None, None)
         logger.debug("Request %s waits for a session of pool %s", request, self.id)
         self._events.request_waiting(self, request)
         try:
-            return await asyncio.wait_for(
-                waiter, timeout=max(0.0, deadline - time.monotonic())
-            )
+            return await self._line.wait(waiter, deadline - time.monotonic())
         except asyncio.TimeoutError:
-            # Python 3.12+ may time out a waiter in the loop iteration in
-            # which it was served: it was served in time, keep its slot.
-            if _has_slot(waiter):
-                return waiter.result()
-            raise self._timeout(request) from None
-        except BaseException:
-            # Cancelled after being served: give the slot back.
-            if _has_slot(waiter):
-                self._give_up(waiter.result()[0])
-            raise
+            self._events.request_timed_out(self, request)
+            raise SessionWaitTimeout.of(request, self.id, self._max_wait) from None
         finally:
             self._events.request_stopped_waiting(self, request)
 
@@ -388,7 +342,7 @@ class Pool:
         """
         if self.options.growth != "on-demand":
             return False
-        if self._tasks:
+        if self._creations:
             return True
         now = time.monotonic()
         max_concurrency = self.options.max_concurrency
@@ -397,16 +351,6 @@ class Pool:
             and (max_concurrency is None or session.in_flight < max_concurrency)
             and session.limit_reached(now, self.limits) is None
             for session in self._sessions.values()
-        )
-
-    def _timeout(self, request: Request) -> SessionWaitTimeout:
-        self._events.request_timed_out(self, request)
-        return SessionWaitTimeout(
-            f"Request {request} waited {self._max_wait:g} s for a session "
-            f"of pool {self.id!r} without getting one. Increase "
-            f"ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS or "
-            f"ZYTE_API_SESSION_QUEUE_WAIT_TIME, or make the pool larger. "
-            f"See {troubleshooting_link('wait-timeout')}"
         )
 
     def _reserve_now(self, now: float) -> _Slot | None:
@@ -435,19 +379,8 @@ class Pool:
             return session, session.reserve(now, self.sample_delay())
         return None
 
-    def _schedule_age_limit(self, session: Session) -> None:
-        """Retire *session* when it reaches its maximum age, used or not."""
-        if self.limits.max_age is None or self.is_closed:
-            return
-        loop = asyncio.get_running_loop()
-        delay = session.created_at + self.limits.max_age - time.monotonic()
-        self._age_timers[session.id] = loop.call_later(
-            max(0.0, delay), self._reach_age_limit, session
-        )
-
     def _reach_age_limit(self, session: Session) -> None:
-        self._age_timers.pop(session.id, None)
-        if session.is_alive and not self.is_closed:
+        if not self.is_closed:
             self.retire(session, RetireReason.MAX_AGE)
 
     def _has_turns_left(self) -> bool:
@@ -462,20 +395,11 @@ class Pool:
         """Start the replacement of *session*, which nears *reason*, once."""
         if session.renewal is None and self._template is not None:
             session.renewal = reason
-            self._start_creation(self._template, None, session)
+            self._creations.start(self._template, None, session)
 
     def _serve_waiters(self) -> None:
         now = time.monotonic()
-        while self._waiters:
-            waiter = self._waiters[0]
-            if waiter.done():
-                self._waiters.popleft()
-                continue
-            slot = self._reserve_now(now)
-            if slot is None:
-                return
-            self._waiters.popleft()
-            waiter.set_result(slot)
+        self._line.serve(lambda: self._reserve_now(now))
 
     async def _sleep_until(self, start: float) -> None:
         wait = start - time.monotonic()
@@ -487,45 +411,22 @@ class Pool:
         if self.is_closed:
             raise IgnoreRequest(f"Session pool {self.id} closed")
 
-    def _start_creation(
-        self,
-        request: Request,
-        owner: asyncio.Future[_Slot] | None,
-        renews: Session | None,
-    ) -> None:
-        if self._seeds:
-            seed, keep_age = self._seeds.popleft()
-            if not keep_age:
-                seed.created_at = seed.last_use = time.monotonic()
-            self._add(seed, request, owner, renews)
-            return
-        task = asyncio.ensure_future(self._create_session(request))
-        self._tasks.add(task)
-        if owner is None and renews is None:
-            self._unclaimed.add(task)
-        task.add_done_callback(
-            lambda done: self._on_created(done, request, owner, renews)
-        )
-
     def _on_created(
         self,
-        task: asyncio.Task[Session],
+        session: Session | None,
+        error: BaseException | None,
         request: Request,
         owner: asyncio.Future[_Slot] | None,
         renews: Session | None,
     ) -> None:
-        self._tasks.discard(task)
-        self._unclaimed.discard(task)
-        owner = self._claims.pop(task, owner)
-        exception = None if task.cancelled() else task.exception()
-        if task.cancelled() or self.is_closed:
+        if isinstance(error, asyncio.CancelledError) or self.is_closed:
             if owner is not None and not owner.done():
                 owner.set_exception(IgnoreRequest(f"Session pool {self.id} closed"))
             return
-        if exception is not None:
-            self._on_creation_failed(exception, owner, renews)
+        if error is not None or session is None:
+            self._on_creation_failed(error or RuntimeError(), owner, renews)
             return
-        self._add(task.result(), request, owner, renews)
+        self._add(session, request, owner, renews)
 
     def _add(
         self,
@@ -538,7 +439,8 @@ class Pool:
         session.next_use = max(session.next_use, now + self.sample_delay())
         session.last_use = max(session.last_use, now)
         self._sessions[session.id] = session
-        self._schedule_age_limit(session)
+        if not self.is_closed:
+            self._age_limits.watch(session)
         if request is not None:
             self._template = request
         self.created += 1
@@ -563,11 +465,5 @@ class Pool:
             logger.debug(
                 "A session of pool %s could not be created: %r", self.id, exception
             )
-        if not self._sessions and not self._tasks:
-            self._release_waiters(exception)
-
-    def _release_waiters(self, exception: BaseException) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(exception)
+        if not self._sessions and not self._creations:
+            self._line.release_all(exception)

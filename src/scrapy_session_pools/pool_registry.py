@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from .backends import SessionBackend
     from .identities import Profile
-    from .pool import PoolEvents
+    from .pool_events import PoolEvents
     from .session import Session
     from .settings import PoolsSettings
 

@@ -1,0 +1,35 @@
+"""PoolEvents: what a pool reports to its owner (stats, signals, gauges)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from scrapy import Request
+
+    from .pool import Pool
+    from .session import RetireReason, Session
+
+
+class PoolEvents(Protocol):
+    """What a pool reports to its owner."""
+
+    def session_added(self, pool: Pool, session: Session) -> None:
+        """*session* joined *pool*."""
+
+    def session_retired(
+        self, pool: Pool, session: Session, reason: RetireReason
+    ) -> None:
+        """*session* left *pool* for *reason*."""
+
+    def request_waiting(self, pool: Pool, request: Request) -> None:
+        """*request* found no usable session and waits."""
+
+    def request_stopped_waiting(self, pool: Pool, request: Request) -> None:
+        """*request* stopped waiting: it got a session, timed out or failed."""
+
+    def request_served(self, pool: Pool, request: Request, waited: float) -> None:
+        """*request* got its session after waiting *waited* seconds."""
+
+    def request_timed_out(self, pool: Pool, request: Request) -> None:
+        """*request* waited too long for a session."""
