@@ -11,10 +11,10 @@ from twisted.internet.error import ConnectError
 
 from scrapy_session_pools import InvalidSettings
 from scrapy_session_pools.pool_options import PoolOptions
-from scrapy_session_pools.settings import (
+from scrapy_session_pools.settings import PoolsSettings
+from scrapy_session_pools.zyte_api_settings import (
     AGGRESSIVE_RETRY_POLICY_PATH,
     DEFAULT_RETRY_POLICY_PATH,
-    PoolsSettings,
 )
 
 from .helpers import run_crawl, spider_for, zyte_api_settings
@@ -270,3 +270,17 @@ def test_profiles_and_seeds_are_validated_and_accept_json():
             "name, value and domain"
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "ZYTE_API_SESSION_MAX_ERRORS",
+        "ZYTE_API_SESSION_MAX_CHECK_FAILURES",
+        "ZYTE_API_SESSION_MAX_BAD_INITS",
+    ],
+)
+def test_a_maximum_of_zero_works_as_one_with_a_warning(name, caplog):
+    settings = read(**{name: 0})
+    assert getattr(settings, name.removeprefix("ZYTE_API_SESSION_").lower()) == 0
+    assert f"{name} is 0, which works as 1 (as in scrapy-zyte-api)" in caplog.text

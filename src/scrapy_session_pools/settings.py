@@ -17,6 +17,11 @@ from scrapy.utils.misc import load_object
 from .identities import Profile, Seed, parse_profiles, parse_seeds
 from .pool_options import GROWTH_POLICIES, SESSION_KINDS, PoolOptions
 from .setting_readers import SettingsReader
+from .zyte_api_settings import (
+    DEFAULT_RETRY_POLICY_PATH,
+    is_zyte_api_transport,
+    read_retry_policy,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -27,17 +32,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_RETRY_POLICY_PATH = "scrapy_session_pools.SESSION_DEFAULT_RETRY_POLICY"
-AGGRESSIVE_RETRY_POLICY_PATH = "scrapy_session_pools.SESSION_AGGRESSIVE_RETRY_POLICY"
 #: Seconds that each attempt of ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS counts
 #: for at least (see :attr:`PoolsSettings.max_wait`).
 MIN_QUEUE_WAIT_TIME = 0.001
-_SESSION_SAFE_POLICY_PATHS = (
-    DEFAULT_RETRY_POLICY_PATH,
-    AGGRESSIVE_RETRY_POLICY_PATH,
-    "scrapy_zyte_api.SESSION_DEFAULT_RETRY_POLICY",
-    "scrapy_zyte_api.SESSION_AGGRESSIVE_RETRY_POLICY",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,53 +178,22 @@ class PoolsSettings:
             creation_retry_delay=read.number(
                 "ZYTE_API_SESSION_CREATION_RETRY_DELAY", 60.0
             ),
-            retry_policy=_read_retry_policy(read, settings),
+            retry_policy=read_retry_policy(read, settings),
             stats_per_pool=read.boolean(
                 "ZYTE_API_SESSION_STATS_PER_POOL", default=False
             ),
             transparent_mode=read.boolean("ZYTE_API_TRANSPARENT_MODE", default=False),
-            zyte_api_transport=_is_zyte_api_transport(settings, read),
+            zyte_api_transport=is_zyte_api_transport(settings, read),
             **lifecycle,
             **_read_http_sessions(read),
             **_read_control(read, settings),
         )
         read.raise_if_invalid()
+        _warn_zero_maximums(result)
         return result
 
 
 _BY_CRAWLER: WeakKeyDictionary[Crawler, PoolsSettings] = WeakKeyDictionary()
-
-
-def _is_zyte_api_transport(settings: BaseSettings, read: SettingsReader) -> bool:
-    """Whether scrapy-zyte-api's download handler sends http(s) requests.
-
-    It is, when the ``http`` or ``https`` entry of ``DOWNLOAD_HANDLERS``
-    (set directly or by scrapy-zyte-api's add-on) is one of its handlers and
-    Zyte API is not turned off with ``ZYTE_API_ENABLED``.
-    """
-    if not read.boolean("ZYTE_API_ENABLED", default=True):
-        return False
-    from scrapy_zyte_api.handler import (  # noqa: PLC0415
-        ScrapyZyteAPIDownloadHandler,
-        ScrapyZyteAPIHTTPDownloadHandler,
-        ScrapyZyteAPIHTTPSDownloadHandler,
-    )
-
-    zyte_api_handlers = (
-        ScrapyZyteAPIDownloadHandler,
-        ScrapyZyteAPIHTTPDownloadHandler,
-        ScrapyZyteAPIHTTPSDownloadHandler,
-    )
-    handlers = settings.getwithbase("DOWNLOAD_HANDLERS")
-    for scheme in ("http", "https"):
-        handler = handlers.get(scheme)
-        try:
-            loaded = load_object(handler) if isinstance(handler, str) else handler
-        except (ImportError, NameError, ValueError, AttributeError):
-            continue  # Scrapy reports a handler it cannot load.
-        if isinstance(loaded, type) and issubclass(loaded, zyte_api_handlers):
-            return True
-    return False
 
 
 def _read_lifecycle(read: SettingsReader) -> dict[str, Any]:
@@ -361,6 +327,21 @@ def _read_pools(read: SettingsReader, defaults: PoolOptions) -> dict[str, PoolOp
     return pools
 
 
+def _warn_zero_maximums(settings: PoolsSettings) -> None:
+    """Say that a maximum of 0 means 1, as in scrapy-zyte-api."""
+    for name, value in (
+        ("ZYTE_API_SESSION_MAX_ERRORS", settings.max_errors),
+        ("ZYTE_API_SESSION_MAX_CHECK_FAILURES", settings.max_check_failures),
+        ("ZYTE_API_SESSION_MAX_BAD_INITS", settings.max_bad_inits),
+    ):
+        if value == 0:
+            logger.warning(
+                "%s is 0, which works as 1 (as in scrapy-zyte-api): the first "
+                "one already counts. Set it to 1 to silence this warning.",
+                name,
+            )
+
+
 def _warn_deprecated(message: str) -> None:
     """Log *message* as a warning and issue a ScrapyDeprecationWarning.
 
@@ -370,34 +351,3 @@ def _warn_deprecated(message: str) -> None:
     logger.warning(message)
     with contextlib.suppress(ScrapyDeprecationWarning):
         warnings.warn(message, ScrapyDeprecationWarning, stacklevel=3)
-
-
-def _read_retry_policy(read: SettingsReader, settings: BaseSettings) -> Any:
-    explicit = settings.get("ZYTE_API_SESSION_RETRY_POLICY")
-    if explicit is not None:
-        return explicit
-    policy = settings.get("ZYTE_API_RETRY_POLICY", "zyte_api.zyte_api_retrying")
-    try:
-        loaded = load_object(policy) if isinstance(policy, str) else policy
-    except (ImportError, NameError, ValueError, AttributeError):
-        read.problem(
-            "ZYTE_API_RETRY_POLICY", "a retry policy or its import path", policy
-        )
-        return DEFAULT_RETRY_POLICY_PATH
-    from zyte_api import aggressive_retrying, zyte_api_retrying  # noqa: PLC0415
-
-    if loaded is zyte_api_retrying:
-        return DEFAULT_RETRY_POLICY_PATH
-    if loaded is aggressive_retrying:
-        return AGGRESSIVE_RETRY_POLICY_PATH
-    if any(loaded is load_object(path) for path in _SESSION_SAFE_POLICY_PATHS):
-        return policy
-    logger.warning(
-        "ZYTE_API_RETRY_POLICY is set to a custom value (%r), which is also "
-        "used for session requests. Make sure it does not retry Zyte API "
-        "download errors (520, 521), which the session middleware handles by "
-        "switching sessions, and set ZYTE_API_SESSION_RETRY_POLICY explicitly "
-        "to silence this warning.",
-        policy,
-    )
-    return policy
