@@ -394,6 +394,7 @@ def test_status_and_set_cookie_knobs_shape_the_page_answer(site):
     "query",
     [
         "ban_after=x",
+        "ban_after=%C2%B2",
         "expire_after=-1",
         "delay=nan",
         "login=2",
@@ -512,7 +513,11 @@ def test_proxy_url_carries_percent_encoded_credentials(site, p1, p2):
 
 @pytest.mark.parametrize(
     "module",
-    ["scrapy_session_pools.testing.site", "scrapy_session_pools.testing.proxy"],
+    [
+        "scrapy_session_pools.testing.zyte_api",
+        "scrapy_session_pools.testing.site",
+        "scrapy_session_pools.testing.proxy",
+    ],
 )
 def test_servers_print_their_url_and_exit_cleanly_on_sigterm(module):
     process = subprocess.Popen(

@@ -162,6 +162,10 @@ def test_echo_data_is_sent_back_as_is(server):
         pytest.param({"url": 5}, id="non-string-url"),
         pytest.param({"url": "https://example.com/?status=abc"}, id="bad-knob"),
         pytest.param(
+            {"url": "https://example.com/?status=%C2%B2"}, id="non-ascii-digit-knob"
+        ),
+        pytest.param({"url": "https://example.com/?delay=inf"}, id="infinite-delay"),
+        pytest.param(
             {"url": "https://example.com/", "actions": [{}]}, id="nameless-action"
         ),
         pytest.param(b"{not json", id="invalid-json"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from copy import deepcopy
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import CloseSpider
 from scrapy.utils.httpobj import urlparse_cached
@@ -24,26 +24,13 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-    from typing_extensions import NotRequired, Self
+    from typing_extensions import Self
+
+    from .pool_options import PoolConfig
 
 logger = logging.getLogger(__name__)
 
 _UNSUPPORTED_SET_LOCATION = "Action setLocation not supported "
-
-
-class PoolConfig(TypedDict):
-    """A pool ID with pool options, as :meth:`SessionConfig.pool` may return."""
-
-    id: str
-    size: NotRequired[int]
-    delay: NotRequired[float]
-    randomize_delay: NotRequired[bool]
-    max_age: NotRequired[float | None]
-    max_idle: NotRequired[float | None]
-    max_uses: NotRequired[int | None]
-    max_concurrency: NotRequired[int | None]
-    error_decay: NotRequired[float]
-    kind: NotRequired[str | None]
 
 
 class SessionConfig:
@@ -214,8 +201,10 @@ class SessionConfig:
 
         It is called for session initialization responses (see
         :func:`~scrapy_session_pools.is_session_init_request`) and for the
-        responses of requests that used a session. It may raise
-        :exc:`~scrapy.exceptions.CloseSpider` to stop the crawl.
+        responses of requests that used a session. It must return ``True``
+        or ``False``: any other value (e.g. ``None`` or ``"False"``) is
+        logged and counted as an error of the check, like an exception. It
+        may raise :exc:`~scrapy.exceptions.CloseSpider` to stop the crawl.
 
         Default: if :setting:`ZYTE_API_SESSION_CHECKER` is set, its ``check``
         method decides. Otherwise, for HTTP sessions, an init response passes
@@ -337,11 +326,18 @@ class SessionConfig:
         return await run_hook(self.crawler, self, hook, *args, request=request)
 
     async def _init_check(self, response: Response) -> bool:
-        return bool(
-            await self._hook(
-                "check", response, response.request, request=response.request
+        request = response.request
+        is_good = await self._hook("check", response, request, request=request)
+        if not isinstance(is_good, bool):
+            raise wrong_result(
+                self.crawler,
+                self,
+                "check",
+                request,
+                f"must return True or False, got {is_good!r} "
+                f"({type(is_good).__name__})",
             )
-        )
+        return is_good
 
     async def _init_params(self, request: Request) -> dict[str, Any]:
         from_meta = request.meta.get(meta.PARAMS)

@@ -9,10 +9,11 @@ that a pool uses before it initializes sessions of its own.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 #: Seconds a profile rests after its first ban; doubled with each further
 #: ban in a row, up to :data:`MAX_PROFILE_REST`.
@@ -20,15 +21,63 @@ BASE_PROFILE_REST = 30.0
 MAX_PROFILE_REST = 30 * 60.0
 
 
+#: The user information (``user:password@``) of URLs in a text: what follows
+#: ``scheme://`` up to the last ``@`` before the path.
+_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+#: Header names (lowercase) whose values are secrets.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
 def redact_proxy(proxy: str | None) -> str | None:
     """Return *proxy* with its credentials replaced by ``***``."""
     if not proxy:
         return proxy
-    parts = urlsplit(proxy)
-    if "@" not in parts.netloc:
-        return proxy
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+    return _CREDENTIALS.sub(r"\g<scheme>***@", proxy)
+
+
+def mask_secrets(value: Any) -> Any:
+    """Return a copy of *value* fit for messages: no credentials in URLs.
+
+    Strings (also inside dicts, lists and tuples) lose the credentials of
+    the URLs they hold, and the values of the ``Authorization``,
+    ``Proxy-Authorization`` and ``Cookie`` keys of dicts become ``***``.
+    """
+    if isinstance(value, str):
+        return _CREDENTIALS.sub(r"\g<scheme>***@", value)
+    if isinstance(value, dict):
+        return {
+            key: "***"
+            if isinstance(key, str) and key.lower() in _SECRET_HEADERS
+            else mask_secrets(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(mask_secrets(item) for item in value)
+    return value
+
+
+def describe(value: Any) -> str:
+    """Describe *value* for an error message: ``<repr> (<type>)``, secrets masked."""
+    return f"{mask_secrets(value)!r} ({type(value).__name__})"
+
+
+def _proxy_problem(proxy: Any) -> str | None:
+    """Say what is wrong with the proxy URL *proxy*, or return ``None``."""
+    expected = "an http(s):// URL"
+    if not isinstance(proxy, str):
+        return f"{expected}, got {describe(proxy)}"
+    try:
+        parts = urlsplit(proxy)
+        port = parts.port
+    except ValueError:
+        return f"{expected} with a port number, got {redact_proxy(proxy)!r}"
+    if parts.scheme not in {"http", "https"}:
+        return f"{expected}, got {redact_proxy(proxy)!r}"
+    if not parts.hostname:
+        return f"{expected} with a host, got {redact_proxy(proxy)!r}"
+    if port == 0:
+        return f"{expected} with a port from 1 to 65535, got {redact_proxy(proxy)!r}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +104,13 @@ class Profile:
 
         Raises :exc:`ValueError` describing what is wrong.
         """
+        if isinstance(value, str):
+            raise ValueError(
+                "expected a dict (for a proxy URL: {'proxy': '<URL>'}), "
+                f"got {describe(value)}"
+            )
         if not isinstance(value, dict):
-            raise ValueError(f"expected a dict, got {value!r}")
+            raise ValueError(f"expected a dict, got {describe(value)}")
         unknown = sorted(set(value) - {"name", "proxy", "headers"})
         if unknown:
             raise ValueError(
@@ -64,21 +118,21 @@ class Profile:
                 "(expected some of name, proxy, headers)"
             )
         proxy = value.get("proxy")
-        if proxy is not None and (
-            not isinstance(proxy, str)
-            or urlsplit(proxy).scheme not in {"http", "https"}
-        ):
-            raise ValueError(
-                f"proxy: expected an http(s):// URL, got {redact_proxy(str(proxy))!r}"
-            )
+        problem = None if proxy is None else _proxy_problem(proxy)
+        if problem:
+            raise ValueError(f"proxy: expected {problem}")
         headers = value.get("headers", {})
         if not isinstance(headers, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
-            raise ValueError(f"headers: expected a dict of strings, got {headers!r}")
+            raise ValueError(
+                f"headers: expected a dict of strings, got {describe(headers)}"
+            )
         name = value.get("name", f"profile-{index}")
         if not isinstance(name, str) or not name:
-            raise ValueError(f"name: expected a non-empty string, got {name!r}")
+            raise ValueError(
+                f"name: expected a non-empty string, got {describe(name)}"
+            )
         return cls(name=name, proxy=proxy, headers=tuple(headers.items()))
 
 
@@ -150,7 +204,7 @@ class Seed:
         ``path``, ``secure`` and ``expires``.
         """
         if not isinstance(value, dict):
-            raise ValueError(f"expected a dict, got {value!r}")
+            raise ValueError(f"expected a dict, got {describe(value)}")
         cookies = value.get("cookies", [])
         if not isinstance(cookies, list) or not all(
             isinstance(c, dict) and {"name", "value", "domain"} <= set(c)
@@ -181,7 +235,7 @@ def parse_profiles(value: Any) -> tuple[Profile, ...]:
     """Parse a list of profile dicts (or its JSON); raise :exc:`ValueError`."""
     value = _from_json(value)
     if not isinstance(value, (list, tuple)):
-        raise ValueError(f"expected a list of profile dicts, got {value!r}")
+        raise ValueError(f"expected a list of profile dicts, got {describe(value)}")
     problems, profiles = [], []
     for index, item in enumerate(value):
         try:
@@ -210,13 +264,15 @@ def parse_seeds(value: Any) -> dict[str, tuple[Seed, ...]]:
             ) from error
     if not isinstance(value, dict):
         raise ValueError(
-            f"expected a dict of pool IDs to lists of seeds, got {value!r}"
+            f"expected a dict of pool IDs to lists of seeds, got {describe(value)}"
         )
     problems: list[str] = []
     seeds: dict[str, tuple[Seed, ...]] = {}
     for pool_id, items in value.items():
         if not isinstance(items, list):
-            problems.append(f"[{pool_id!r}]: expected a list of seeds")
+            problems.append(
+                f"[{pool_id!r}]: expected a list of seeds, got {describe(items)}"
+            )
             continue
         parsed = []
         for index, item in enumerate(items):

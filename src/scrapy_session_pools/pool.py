@@ -419,12 +419,14 @@ class Pool:
         owner: asyncio.Future[_Slot] | None,
         renews: Session | None,
     ) -> None:
-        if isinstance(error, asyncio.CancelledError) or self.is_closed:
+        if error is not None and not isinstance(error, asyncio.CancelledError):
+            # The real reason, even if the pool closed because of it (e.g.
+            # TooManyBadSessionInits).
+            self._on_creation_failed(error, owner, renews)
+            return
+        if session is None or self.is_closed:
             if owner is not None and not owner.done():
                 owner.set_exception(IgnoreRequest(f"Session pool {self.id} closed"))
-            return
-        if error is not None or session is None:
-            self._on_creation_failed(error or RuntimeError(), owner, renews)
             return
         self._add(session, request, owner, renews)
 

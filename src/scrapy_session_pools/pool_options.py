@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .backends import SessionKind
 from .session import Limits
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
+
+    from typing_extensions import NotRequired
 
 #: Session kinds: Zyte API sessions and plain-HTTP sessions.
 SESSION_KINDS = tuple(kind.value for kind in SessionKind)
@@ -125,3 +127,18 @@ class PoolOptions:
             max_idle=self.max_idle if self.max_idle is not None else default_max_idle,
             max_uses=self.max_uses,
         )
+
+
+class PoolConfig(TypedDict):
+    """A pool ID with pool options, as :meth:`SessionConfig.pool` may return."""
+
+    id: str
+    size: NotRequired[int]
+    delay: NotRequired[float]
+    randomize_delay: NotRequired[bool]
+    max_age: NotRequired[float | None]
+    max_idle: NotRequired[float | None]
+    max_uses: NotRequired[int | None]
+    max_concurrency: NotRequired[int | None]
+    error_decay: NotRequired[float]
+    kind: NotRequired[str | None]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import meta, stats
 from .backends import Outcome
-from .hooks import HookError, run_hook
+from .hooks import HookError, run_hook, wrong_result
 from .session import RetireReason
 
 if TYPE_CHECKING:
@@ -82,6 +82,15 @@ class SessionJudge:
         try:
             async with self._closer.closing_on_fatal_error():
                 is_good = await self._hook(config, "check", response, request)
+                if not isinstance(is_good, bool):
+                    raise wrong_result(
+                        self._crawler,
+                        config,
+                        "check",
+                        request,
+                        f"must return True or False, got {is_good!r} "
+                        f"({type(is_good).__name__})",
+                    )
         except HookError:
             self._stats.increment(stats.USE_CHECK_ERROR, pool.id)
             _retire(pool, session, RetireReason.CHECK_ERROR, request)

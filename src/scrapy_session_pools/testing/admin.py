@@ -10,7 +10,8 @@ These are the endpoints that
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+import time
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 _OptionsT = TypeVar("_OptionsT", bound="DataclassInstance")
+_StateT = TypeVar("_StateT", bound="_Reportable")
 
 
 class AdminTarget(Protocol):
@@ -40,6 +42,56 @@ class AdminTarget(Protocol):
         :class:`~scrapy_session_pools.testing.errors.ErrorAnswer` to refuse
         the changes.
         """
+
+
+class _Reportable(Protocol):
+    def to_json(self, now: float) -> dict[str, Any]:
+        """Return the ``GET /_state`` answer; *now* is the monotonic clock."""
+
+
+class OptionsAndState(Generic[_OptionsT, _StateT]):
+    """The options of a test server and what it saw, as admin endpoints change them.
+
+    It is an :class:`AdminTarget`. *options*, a frozen dataclass, are the
+    initial options, which :meth:`reset` restores; :attr:`options` are those
+    in use. *new_state* returns an empty state; :attr:`state` is the current
+    one, and its ``to_json(now)`` is the ``GET /_state`` answer.
+    *value_of* and *bad_request* check ``POST /_config`` values, see
+    :func:`updated_options`.
+
+    Request handlers read :attr:`options` and :attr:`state` once, when they
+    start, so that a reset also isolates the requests still being answered.
+    """
+
+    def __init__(
+        self,
+        options: _OptionsT,
+        new_state: Callable[[], _StateT],
+        value_of: Callable[[str, object], object],
+        bad_request: Callable[[str], ErrorAnswer] = BadRequest,
+    ) -> None:
+        self._initial_options = options
+        self._new_state = new_state
+        self._value_of = value_of
+        self._bad_request = bad_request
+        self.options = options
+        self.state = new_state()
+
+    def state_json(self) -> dict[str, Any]:
+        """Return the JSON of :attr:`state`."""
+        return self.state.to_json(time.monotonic())
+
+    def reset(self) -> None:
+        """Start a new state and restore the initial options."""
+        self.state = self._new_state()
+        self.options = self._initial_options
+
+    def configure(self, changes: object) -> dict[str, Any]:
+        """Apply the ``POST /_config`` *changes*; return the new options."""
+        self.options = updated_options(
+            self.options, changes, self._value_of, self._bad_request
+        )
+        return dataclasses.asdict(self.options)
 
 
 def add_admin_routes(

@@ -57,7 +57,7 @@ and need no authentication; other paths get 404.
 
 ``POST /_config``
     Nothing can be configured: an empty JSON object returns ``{}``; anything
-    else gets a 400 answer.
+    else gets a 400 answer (``bad request: ...``).
 
 Options
 =======
@@ -73,10 +73,9 @@ Options
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import aiohttp
@@ -84,6 +83,8 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict
 from yarl import URL
 
+from scrapy_session_pools.testing.admin import add_admin_routes
+from scrapy_session_pools.testing.errors import BadRequest
 from scrapy_session_pools.testing.server import SubprocessServer
 from scrapy_session_pools.testing.serving import argument_parser, credentials, serve
 
@@ -205,21 +206,16 @@ class _FakeProxy:
             return False
         return f"{auth.login}:{auth.password}" == self._auth
 
-    async def state(self, _request: web.Request) -> web.Response:
-        return web.json_response({"name": self._name, **asdict(self._counters)})
+    def state_json(self) -> dict[str, Any]:
+        return {"name": self._name, **asdict(self._counters)}
 
-    async def reset(self, _request: web.Request) -> web.Response:
+    def reset(self) -> None:
         self._counters = _Counters()
-        return web.json_response({})
 
-    async def configure(self, request: web.Request) -> web.Response:
-        try:
-            changes = json.loads(await request.read())
-        except ValueError:
-            changes = None
+    def configure(self, changes: object) -> dict[str, Any]:
         if changes != {}:
-            return web.Response(status=400, text="nothing to configure: send {}")
-        return web.json_response({})
+            raise BadRequest("nothing to configure: send {}")
+        return {}
 
 
 def _target_of(request: web.Request) -> URL | None:
@@ -284,9 +280,7 @@ def create_app(*, name: str = "proxy", auth: str | None = None) -> web.Applicati
     app = web.Application(middlewares=[_proxy_middleware])
     app[_PROXY] = proxy
     app.cleanup_ctx.append(proxy.client_context)
-    app.router.add_get("/_state", proxy.state)
-    app.router.add_post("/_reset", proxy.reset)
-    app.router.add_post("/_config", proxy.configure)
+    add_admin_routes(app, proxy)
     return app
 
 

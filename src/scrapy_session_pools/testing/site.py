@@ -176,18 +176,20 @@ a bad value gets a 400 answer (``bad request: ...``) before any check.
 
 ``delay=SECONDS``
     Wait this long before handling the request.
+
+Code
+====
+
+This module runs the website (:func:`main`) and starts it from tests
+(:class:`FakeSite`). The application and its pages are in ``site_app``,
+sessions and what the website remembers in ``site_state``, and the parsing of
+options and knobs, and the page answers, in ``site_requests``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import secrets
-import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from scrapy_session_pools.testing.server import SubprocessServer
 from scrapy_session_pools.testing.serving import (
@@ -197,280 +199,14 @@ from scrapy_session_pools.testing.serving import (
     seconds,
     serve,
 )
-from scrapy_session_pools.testing.site_requests import (
-    _BadRequest,
-    _identity_of,
-    _Knobs,
-    _login_form_response,
-    _Options,
-    _page_response,
-    _read_json,
-    _Refusal,
-    _session_response,
-)
+from scrapy_session_pools.testing.site_app import create_app
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
-    from scrapy_session_pools.testing.site_requests import Identity
-
-logger = logging.getLogger(__name__)
+__all__ = ["FakeSite", "create_app", "main"]
 
 _MODULE = "scrapy_session_pools.testing.site"
-_SESSION_COOKIE = "sid"
-_CSRF_COOKIE = "csrf"
-
-_T = TypeVar("_T")
-
-
-@dataclass(slots=True, eq=False)
-class _Session:
-    id: str
-    created_at: float
-    identity: Identity
-    last_use: float | None = None
-    uses: int = 0
-    is_banned: bool = False
-    is_logged_in: bool = False
-
-
-@dataclass(slots=True, eq=False)
-class _State:
-    """Everything the server saw since it started or was last reset."""
-
-    sessions: dict[str, _Session] = field(default_factory=dict)
-    sessions_created: int = 0
-    log: list[dict[str, Any]] = field(default_factory=list)
-
-    def create_session(self, identity: Identity, *, is_logged_in: bool) -> _Session:
-        session = _Session(
-            id=secrets.token_hex(8),
-            created_at=time.monotonic(),
-            identity=identity,
-            is_logged_in=is_logged_in,
-        )
-        self.sessions[session.id] = session
-        self.sessions_created += 1
-        logger.debug("Session %s created for %r", session.id, identity)
-        return session
-
-    def record(
-        self,
-        request: web.Request,
-        session_id: str | None,
-        response: web.StreamResponse,
-    ) -> None:
-        self.log.append(
-            {
-                "path": request.raw_path,
-                "session": session_id,
-                "identity": list(_identity_of(request)),
-                "status": response.status,
-                "time": time.monotonic(),
-            }
-        )
-
-    def to_json(self, now: float) -> dict[str, Any]:
-        return {
-            "sessions_created": self.sessions_created,
-            "live_sessions": {
-                session.id: {
-                    "uses": session.uses,
-                    "age": now - session.created_at,
-                    "identity": list(session.identity),
-                    "banned": session.is_banned,
-                    "logged_in": session.is_logged_in,
-                }
-                for session in self.sessions.values()
-            },
-            "requests": len(self.log),
-            "log": self.log,
-        }
-
-
-class _FakeSite:
-    """Request handlers of the fake website, with its options and state."""
-
-    def __init__(self, options: _Options) -> None:
-        self._initial_options = options
-        self._options = options
-        self._state = _State()
-
-    async def landing(self, request: web.Request) -> web.Response:
-        state = self._state
-        session = state.create_session(_identity_of(request), is_logged_in=False)
-        response = _session_response("Landing", session.id)
-        response.set_cookie(_SESSION_COOKIE, session.id, path="/")
-        state.record(request, session.id, response)
-        return response
-
-    async def login_form(self, request: web.Request) -> web.Response:
-        token = secrets.token_urlsafe(16)
-        response = _login_form_response(token)
-        response.set_cookie(_CSRF_COOKIE, token, path="/")
-        self._state.record(request, None, response)
-        return response
-
-    async def login(self, request: web.Request) -> web.Response:
-        state, options = self._state, self._options
-        form = await request.post()
-        user, password, csrf = (
-            _text_field(form, name) for name in ("user", "password", "csrf")
-        )
-        token = request.cookies.get(_CSRF_COOKIE, "")
-        session_id = None
-        if not token or csrf != token:
-            response = web.Response(text="bad csrf token", status=403)
-        elif f"{user}:{password}" != options.credentials:
-            response = web.Response(text="bad credentials", status=403)
-        else:
-            session = state.create_session(_identity_of(request), is_logged_in=True)
-            session_id = session.id
-            response = _session_response("Welcome", session.id)
-            response.set_cookie(_SESSION_COOKIE, session.id, path="/")
-        state.record(request, session_id, response)
-        return response
-
-    async def logout(self, request: web.Request) -> web.Response:
-        state = self._state
-        session_id = request.cookies.get(_SESSION_COOKIE) or None
-        if state.sessions.pop(session_id or "", None) is not None:
-            logger.debug("Session %s logged out", session_id)
-        response = web.Response(text="logged out")
-        response.del_cookie(_SESSION_COOKIE, path="/")
-        state.record(request, session_id, response)
-        return response
-
-    async def page(self, request: web.Request) -> web.Response:
-        # In-flight requests keep the state they started with, so that a reset
-        # between tests also isolates requests still being answered.
-        state, options = self._state, self._options
-        session_id = request.cookies.get(_SESSION_COOKIE) or None
-        try:
-            knobs = _Knobs.from_query(request.query)
-        except _BadRequest as exc:
-            response = exc.to_response()
-        else:
-            if knobs.delay:
-                await asyncio.sleep(knobs.delay)
-            try:
-                response = self._answer(request, state, options, knobs, session_id)
-            except _Refusal as refusal:
-                response = refusal.to_response()
-        state.record(request, session_id, response)
-        return response
-
-    def _answer(
-        self,
-        request: web.Request,
-        state: _State,
-        options: _Options,
-        knobs: _Knobs,
-        session_id: str | None,
-    ) -> web.Response:
-        session = self._use_session(request, state, options, knobs, session_id)
-        if knobs.is_login_required and not session.is_logged_in:
-            raise _Refusal(403, "login required")
-        response = _page_response(
-            request.path, session.id, session.uses, session.identity, knobs.status
-        )
-        for name, value in knobs.set_cookies:
-            response.set_cookie(name, value, path="/")
-        return response
-
-    def _use_session(
-        self,
-        request: web.Request,
-        state: _State,
-        options: _Options,
-        knobs: _Knobs,
-        session_id: str | None,
-    ) -> _Session:
-        """Return the session of *session_id* after counting this use of it.
-
-        Raise the refusal to answer instead if the session cannot be used.
-        """
-        session = state.sessions.get(session_id or "")
-        if session is None:
-            raise _Refusal(401, "login required")
-        now = time.monotonic()
-        expire_after = _first(knobs.expire_after, options.expire_after)
-        if expire_after is not None and now - session.created_at > expire_after:
-            del state.sessions[session.id]
-            logger.debug("Session %s expired after %s s", session.id, expire_after)
-            raise _Refusal(401, "session expired")
-        uses = session.uses + 1
-        if _identity_of(request) != session.identity:
-            self._ban(session, uses, now, "identity mismatch")
-        ban_after = _first(knobs.ban_after, options.ban_after)
-        if session.is_banned or (ban_after is not None and uses > ban_after):
-            self._ban(session, uses, now, "banned")
-        min_interval = _first(knobs.min_interval, options.min_interval)
-        if session.last_use is not None and now - session.last_use < min_interval:
-            raise _Refusal(
-                429, "slow down", {"Retry-After": knobs.retry_after_header()}
-            )
-        session.uses, session.last_use = uses, now
-        return session
-
-    def _ban(self, session: _Session, uses: int, now: float, reason: str) -> None:
-        """Count the use of *session*, ban it, and raise the 403 refusal."""
-        session.uses, session.last_use = uses, now
-        if not session.is_banned:
-            session.is_banned = True
-            logger.debug("Session %s banned: %s", session.id, reason)
-        raise _Refusal(403, reason)
-
-    async def state(self, _request: web.Request) -> web.Response:
-        return web.json_response(self._state.to_json(time.monotonic()))
-
-    async def reset(self, _request: web.Request) -> web.Response:
-        self._state = _State()
-        self._options = self._initial_options
-        return web.json_response({})
-
-    async def configure(self, request: web.Request) -> web.Response:
-        try:
-            self._options = self._options.updated(await _read_json(request))
-        except _BadRequest as exc:
-            return exc.to_response()
-        return web.json_response(self._options.to_json())
-
-
-def _first(knob: _T | None, option: _T) -> _T:
-    """Return the knob value if the URL had it, else the option value."""
-    return option if knob is None else knob
-
-
-def _text_field(form: Mapping[str, object], name: str) -> str:
-    value = form.get(name, "")
-    return value if isinstance(value, str) else ""
-
-
-def create_app(
-    *,
-    ban_after: int | None = None,
-    expire_after: float | None = None,
-    min_interval: float = 0.0,
-    credentials: str = "user:secret",
-) -> web.Application:
-    """Return the fake website as an :class:`aiohttp.web.Application`.
-
-    Its options are those of the command line; :func:`main` serves it. Use it
-    directly to run the website in the current process, e.g. with aiohttp's
-    test client.
-    """
-    site = _FakeSite(_Options(ban_after, expire_after, min_interval, credentials))
-    app = web.Application()
-    app.router.add_get("/_state", site.state)
-    app.router.add_post("/_reset", site.reset)
-    app.router.add_post("/_config", site.configure)
-    app.router.add_get("/landing", site.landing)
-    app.router.add_get("/login", site.login_form)
-    app.router.add_post("/login", site.login)
-    app.router.add_get("/logout", site.logout)
-    app.router.add_get("/{path:.*}", site.page)
-    return app
 
 
 def main(argv: Sequence[str] | None = None) -> None:
