@@ -72,7 +72,7 @@ run_leg() {
     python=$(find_python "$version")
     install_leg "$leg" "$python" "${constraints[@]}"
     "./.venv-$leg/bin/python" -m pip list --format=freeze 2>/dev/null \
-        | grep -iE '^(aiohttp|andi|scrapy|scrapy-poet|scrapy-zyte-api|tenacity|twisted|url-matcher|web-poet|zyte-api)==' \
+        | grep -iE '^(aiohttp|scrapy|scrapy-poet|scrapy-zyte-api|tenacity|twisted|url-matcher|web-poet|zyte-api)==' \
         | tr '\n' ' '
     echo
     # The cache provider is off: the legs would share .pytest_cache.
