@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -156,11 +155,7 @@ class Pool:
 
     def sample_delay(self) -> float:
         """Return the delay before the next use of a session."""
-        delay = self.options.delay
-        if not delay or not self.options.randomize_delay or not self._jitter:
-            return delay
-        factor = random.uniform(1 - self._jitter, 1 + self._jitter)  # noqa: S311
-        return max(0.0, delay * factor)
+        return self.options.sample_delay(self._jitter)
 
     async def acquire(self, request: Request) -> Session:
         """Return a session for *request*, once it may be used.
@@ -182,14 +177,8 @@ class Pool:
                 self._give_up(session)
                 self._events.request_timed_out(self, request)
                 raise SessionWaitTimeout.of(request, self.id, self._max_wait)
-            try:
-                await self._sleep_until(start)
-            except BaseException:
-                self._give_up(session)
-                raise
-            if session.is_alive:
+            if await self._take_turn(session, start):
                 return self._served(session, request, began)
-            self._give_up(session)
             logger.debug(
                 "Session %s of pool %s ended while request %s waited for it; "
                 "picking another one.",
@@ -217,13 +206,7 @@ class Pool:
             return None
         session.in_flight += 1
         start = session.reserve(began, self.sample_delay())
-        try:
-            await self._sleep_until(start)
-        except BaseException:
-            self._give_up(session)
-            raise
-        if not session.is_alive:
-            self._give_up(session)
+        if not await self._take_turn(session, start):
             return None
         return self._served(session, request, began)
 
@@ -235,12 +218,26 @@ class Pool:
         if not self._creations.claim(own):
             self._creations.start(request, own, None)
         session, start = await own
+        if not await self._take_turn(session, start):
+            # Ended as soon as it was made: a new one, once more.
+            return await self.acquire_new(request)
+        return self._served(session, request, began)
+
+    async def _take_turn(self, session: Session, start: float) -> bool:
+        """Wait for a booked turn on *session*; ``False`` if the session ended.
+
+        The turn and the in-flight slot are given up if the session ended or
+        the wait is interrupted (the pool closed, the request cancelled).
+        """
         try:
             await self._sleep_until(start)
         except BaseException:
             self._give_up(session)
             raise
-        return self._served(session, request, began)
+        if session.is_alive:
+            return True
+        self._give_up(session)
+        return False
 
     def _served(self, session: Session, request: Request, began: float) -> Session:
         session.use()

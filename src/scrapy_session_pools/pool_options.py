@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -110,6 +111,17 @@ class PoolOptions:
         if problems:
             raise ValueError("; ".join(problems))
         return replace(defaults, **values)
+
+    def sample_delay(self, jitter: float) -> float:
+        """Return a delay before the next use of a session.
+
+        The delay varies randomly by up to *jitter* (a fraction, as
+        :setting:`DOWNLOAD_DELAY_JITTER`) if :attr:`randomize_delay`.
+        """
+        if not self.delay or not self.randomize_delay or not jitter:
+            return self.delay
+        factor = random.uniform(1 - jitter, 1 + jitter)  # noqa: S311
+        return max(0.0, self.delay * factor)
 
     def limits(
         self,
