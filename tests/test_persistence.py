@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,19 +40,100 @@ ROOT = Path(__file__).resolve().parent.parent
         pytest.param('{"version": 1, "pools": [', "not valid JSON", id="truncated"),
         pytest.param("\x00\x01garbage", "not valid JSON", id="corrupt"),
         pytest.param('{"version": 99}', "unknown format", id="other-version"),
+        pytest.param(
+            '{"version": 1, "pools": 5}',
+            "is damaged: 'pools' must be a list, got 5",
+            id="pools-number",
+        ),
+        pytest.param(
+            '{"version": 1, "pools": null}',
+            "is damaged: 'pools' must be a list, got None",
+            id="pools-null",
+        ),
+        pytest.param(
+            '{"version": 1, "pools": [], "saved_at": "yesterday"}',
+            "is damaged: 'saved_at' must be a time in seconds, got 'yesterday'",
+            id="saved-at-string",
+        ),
+        pytest.param(
+            '{"version": 1, "pools": [], "saved_at": [1]}',
+            "is damaged: 'saved_at' must be a time in seconds, got [1]",
+            id="saved-at-list",
+        ),
+        pytest.param(
+            b'{"version": 1, "pools": ["\xff\xfe"]}',
+            "Could not read the session state file",
+            id="not-utf-8",
+        ),
     ],
 )
 def test_bad_state_files_load_as_a_cold_start_with_a_warning(
     tmp_path, caplog, content, message
 ):
     path = tmp_path / "state.json"
-    if content is not None:
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
         path.write_text(content)
     assert FileStore(path).load() is None
     if message:
         assert message in caplog.text
+        assert str(path) in caplog.text
     else:
         assert caplog.text == ""
+
+
+DAMAGED_RECORDS = [
+    pytest.param(
+        {"uses": float("inf")}, "'uses' must be an integer, got inf", id="uses-inf"
+    ),
+    pytest.param(
+        {"cookies": "notalist"},
+        "'cookies' must be a list of cookies with a name, value and domain, got "
+        "'notalist'",
+        id="cookies-not-a-list",
+    ),
+    pytest.param(
+        {"cookies": [{"name": "a", "value": "1"}]},
+        "'cookies' must be a list of cookies with a name, value and domain",
+        id="cookie-without-domain",
+    ),
+    pytest.param({"age": "old"}, "'age' must be a number of seconds", id="age"),
+    pytest.param({"id": 5}, "'id' must be a string, got 5", id="id"),
+]
+
+
+@pytest.mark.parametrize(("damage", "message"), DAMAGED_RECORDS)
+@deferred_f_from_coro_f
+async def test_damaged_saved_sessions_are_skipped_with_a_warning(
+    zyte_api, tmp_path, caplog, damage, message
+):
+    good = {"id": "good", "age": 1.0, "idle": 1.0, "uses": 1, "cookies": []}
+    bad = {**good, "id": "bad", **damage}
+    path = tmp_path / "state.json"
+    state = {
+        "version": FORMAT_VERSION,
+        "saved_at": time.time(),
+        "pools": [
+            {"id": "example.com", "kind": "zyte_api", "sessions": [bad, good, 7]}
+        ],
+    }
+    path.write_text(json.dumps(state))
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_STATE_FILE=str(path),
+        ),
+        spider_with(pages("a", 2)),
+    )
+    # The good session serves the crawl; the others are skipped, named.
+    assert session_stats(crawler) == {"use/check-passed": 2}
+    assert {session_id_of(r) for r in spider_of(crawler).responses} == {"good"}
+    assert f"of pool example.com: {message}" in caplog.text
+    assert "Skipping saved session None of pool example.com: a session must be" in (
+        caplog.text
+    )
 
 
 def test_state_files_are_written_atomically_for_the_owner_only(tmp_path):

@@ -155,11 +155,7 @@ class PoolMaintenance:
         now, elapsed = time.monotonic(), max(0.0, time.time() - self._saved_at)
         sessions = []
         for item in saved:
-            session = (
-                load_session(item, pool, elapsed, now)
-                if isinstance(item, dict)
-                else None
-            )
+            session = load_session(item, pool, elapsed, now)
             if session is None:
                 continue
             self._backends[pool.kind].start(session, item.get("cookies") or ())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -87,17 +88,86 @@ def saved_sessions(state: dict[str, Any] | None) -> dict[tuple[str, str], list[A
     for pool in (state or {}).get("pools", []):
         if isinstance(pool, dict) and isinstance(pool.get("sessions"), list):
             result[str(pool.get("kind")), str(pool.get("id"))] = pool["sessions"]
+        else:
+            logger.warning(
+                "Skipping a saved pool that is not an object with a list of "
+                "sessions: %r",
+                pool,
+            )
     return result
 
 
-def load_session(
-    saved: dict[str, Any], pool: Pool, elapsed: float, now: float
-) -> Session | None:
+def _is_number(value: Any, *, integer: bool = False) -> bool:
+    kinds = (int,) if integer else (int, float)
+    return (
+        isinstance(value, kinds)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+def _is_cookie(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(value.get(key), str) for key in ("name", "value", "domain")
+    )
+
+
+def record_problem(saved: Any) -> str | None:
+    """Say what is wrong in a saved session record, or ``None``."""
+    if not isinstance(saved, dict):
+        return f"a session must be an object, got {saved!r}"
+    checks = (
+        ("id", isinstance(saved.get("id"), str) and saved.get("id"), "a string"),
+        ("age", _is_number(saved.get("age")), "a number of seconds"),
+        ("idle", _is_number(saved.get("idle")), "a number of seconds"),
+        ("uses", _is_number(saved.get("uses"), integer=True), "an integer"),
+        ("errors", _is_number(saved.get("errors", 0)), "a number"),
+        (
+            "check_failures",
+            _is_number(saved.get("check_failures", 0)),
+            "a number",
+        ),
+        (
+            "cookies",
+            isinstance(saved.get("cookies", []), list)
+            and all(_is_cookie(c) for c in saved.get("cookies", [])),
+            "a list of cookies with a name, value and domain",
+        ),
+        (
+            "profile",
+            saved.get("profile") is None or isinstance(saved["profile"], dict),
+            "an object or null",
+        ),
+        (
+            "data",
+            saved.get("data") is None or isinstance(saved["data"], dict),
+            "an object or null",
+        ),
+    )
+    for field, is_valid, expected in checks:
+        if not is_valid:
+            return f"{field!r} must be {expected}, got {saved.get(field)!r}"
+    return None
+
+
+def load_session(saved: Any, pool: Pool, elapsed: float, now: float) -> Session | None:
     """Rebuild a saved session for *pool*, or ``None`` if it is past a limit.
 
     *elapsed* is the time since the state was saved; the session aged by
-    that much meanwhile.
+    that much meanwhile. A damaged record is skipped with a warning that
+    names the pool, the session and the field.
     """
+    problem = record_problem(saved)
+    if problem is not None:
+        session_id = saved.get("id") if isinstance(saved, dict) else None
+        logger.warning(
+            "Skipping saved session %s of pool %s: %s",
+            session_id,
+            pool.id,
+            problem,
+        )
+        return None
     try:
         profile_data = saved.get("profile")
         session = Session(

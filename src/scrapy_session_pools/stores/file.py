@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -13,6 +14,21 @@ logger = logging.getLogger(__name__)
 
 #: Version of the file format; files of other versions are ignored.
 FORMAT_VERSION = 1
+
+
+def _top_level_problem(state: dict[str, Any]) -> str | None:
+    """What is wrong with the top level of a state of the right version."""
+    pools = state.get("pools", [])
+    if not isinstance(pools, list):
+        return f"'pools' must be a list, got {pools!r}"
+    saved_at = state.get("saved_at")
+    if saved_at is not None and not (
+        isinstance(saved_at, (int, float))
+        and not isinstance(saved_at, bool)
+        and math.isfinite(saved_at)
+    ):
+        return f"'saved_at' must be a time in seconds, got {saved_at!r}"
+    return None
 
 
 class FileStore:
@@ -34,7 +50,7 @@ class FileStore:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
             return None
-        except OSError as error:
+        except (OSError, UnicodeDecodeError) as error:
             logger.warning(
                 "Could not read the session state file %s (%s); starting "
                 "with no saved sessions.",
@@ -58,6 +74,15 @@ class FileStore:
                 "version %d); starting with no saved sessions.",
                 self.path,
                 FORMAT_VERSION,
+            )
+            return None
+        problem = _top_level_problem(state)
+        if problem is not None:
+            logger.warning(
+                "The session state file %s is damaged: %s; starting with no "
+                "saved sessions.",
+                self.path,
+                problem,
             )
             return None
         return state
