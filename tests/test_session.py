@@ -120,7 +120,17 @@ def test_session_delay_varies_by_download_delay_jitter(options, jitter, low, hig
     [
         pytest.param({"size": 0}, "size: expected an integer >= 1, got 0", id="size"),
         pytest.param(
-            {"delay": "1"}, "delay: expected a number >= 0, got '1'", id="delay"
+            {"delay": "1"}, "delay: expected a finite number >= 0, got '1'", id="delay"
+        ),
+        pytest.param(
+            {"delay": float("inf")},
+            "delay: expected a finite number >= 0, got inf",
+            id="delay-inf",
+        ),
+        pytest.param(
+            {"max_age": float("nan")},
+            "max_age: expected a finite number > 0, got nan",
+            id="max-age-nan",
         ),
         pytest.param(
             {"randomize_delay": 1},

@@ -22,8 +22,9 @@ MAX_PROFILE_REST = 30 * 60.0
 
 
 #: The user information (``user:password@``) of URLs in a text: what follows
-#: ``scheme://`` up to the last ``@`` before the path.
-_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+#: ``scheme://``, the start of the text or a space, up to the last ``@``
+#: before a path (also for proxies written without a scheme).
+_CREDENTIALS = re.compile(r"(?:^|(?<=://)|(?<=\s))[^/?#\s]*@")
 #: Header names (lowercase) whose values are secrets.
 _SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
@@ -32,28 +33,34 @@ def redact_proxy(proxy: str | None) -> str | None:
     """Return *proxy* with its credentials replaced by ``***``."""
     if not proxy:
         return proxy
-    return _CREDENTIALS.sub(r"\g<scheme>***@", proxy)
+    return _CREDENTIALS.sub("***@", proxy)
 
 
 def mask_secrets(value: Any) -> Any:
     """Return a copy of *value* fit for messages: no credentials in URLs.
 
     Strings (also inside dicts, lists and tuples) lose the credentials of
-    the URLs they hold, and the values of the ``Authorization``,
+    the URLs they hold, and the string values of the ``Authorization``,
     ``Proxy-Authorization`` and ``Cookie`` keys of dicts become ``***``.
     """
     if isinstance(value, str):
-        return _CREDENTIALS.sub(r"\g<scheme>***@", value)
+        return _CREDENTIALS.sub("***@", value)
     if isinstance(value, dict):
         return {
-            key: "***"
-            if isinstance(key, str) and key.lower() in _SECRET_HEADERS
-            else mask_secrets(item)
+            key: "***" if _is_secret_header(key, item) else mask_secrets(item)
             for key, item in value.items()
         }
     if isinstance(value, (list, tuple)):
         return type(value)(mask_secrets(item) for item in value)
     return value
+
+
+def _is_secret_header(key: Any, value: Any) -> bool:
+    return (
+        isinstance(key, str)
+        and key.lower() in _SECRET_HEADERS
+        and isinstance(value, str)
+    )
 
 
 def describe(value: Any) -> str:
@@ -62,21 +69,28 @@ def describe(value: Any) -> str:
 
 
 def _proxy_problem(proxy: Any) -> str | None:
-    """Say what is wrong with the proxy URL *proxy*, or return ``None``."""
-    expected = "an http(s):// URL"
+    """Say what is wrong with the proxy URL *proxy*, or return ``None``.
+
+    It must be an ``http://`` or ``https://`` URL with a host, and a port
+    from 1 to 65535 if it has one.
+    """
     if not isinstance(proxy, str):
-        return f"{expected}, got {describe(proxy)}"
+        return f"expected an http(s):// URL, got {describe(proxy)}"
+    shown = redact_proxy(proxy)
     try:
         parts = urlsplit(proxy)
-        port = parts.port
-    except ValueError:
-        return f"{expected} with a port number, got {redact_proxy(proxy)!r}"
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        return f"expected an http(s):// URL, got {shown!r}"
     if parts.scheme not in {"http", "https"}:
-        return f"{expected}, got {redact_proxy(proxy)!r}"
+        return f"expected an http(s):// URL, got {shown!r}"
     if not parts.hostname:
-        return f"{expected} with a host, got {redact_proxy(proxy)!r}"
-    if port == 0:
-        return f"{expected} with a port from 1 to 65535, got {redact_proxy(proxy)!r}"
+        return f"expected an http(s):// URL with a host, got {shown!r}"
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or above 65535
+        port = 0
+    if port is not None and not 1 <= port <= 65535:
+        return f"expected an http(s):// URL with a port from 1 to 65535, got {shown!r}"
     return None
 
 
@@ -120,7 +134,7 @@ class Profile:
         proxy = value.get("proxy")
         problem = None if proxy is None else _proxy_problem(proxy)
         if problem:
-            raise ValueError(f"proxy: expected {problem}")
+            raise ValueError(f"proxy: {problem}")
         headers = value.get("headers", {})
         if not isinstance(headers, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
@@ -130,9 +144,7 @@ class Profile:
             )
         name = value.get("name", f"profile-{index}")
         if not isinstance(name, str) or not name:
-            raise ValueError(
-                f"name: expected a non-empty string, got {describe(name)}"
-            )
+            raise ValueError(f"name: expected a non-empty string, got {describe(name)}")
         return cls(name=name, proxy=proxy, headers=tuple(headers.items()))
 
 

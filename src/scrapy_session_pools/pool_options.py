@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -23,7 +24,12 @@ GROWTH_POLICIES = ("eager", "on-demand")
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """A finite number (NaN and infinities are no delay or limit)."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
 
 
 def _is_int(value: Any) -> bool:
@@ -33,16 +39,22 @@ def _is_int(value: Any) -> bool:
 _Check = tuple["Callable[[Any], bool]", str]
 _CHECKS: dict[str, _Check] = {
     "size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
-    "delay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "delay": (lambda v: _is_number(v) and v >= 0, "a finite number >= 0"),
     "randomize_delay": (lambda v: isinstance(v, bool), "True or False"),
-    "max_age": (lambda v: v is None or (_is_number(v) and v > 0), "a number > 0"),
-    "max_idle": (lambda v: v is None or (_is_number(v) and v > 0), "a number > 0"),
+    "max_age": (
+        lambda v: v is None or (_is_number(v) and v > 0),
+        "a finite number > 0",
+    ),
+    "max_idle": (
+        lambda v: v is None or (_is_number(v) and v > 0),
+        "a finite number > 0",
+    ),
     "max_uses": (lambda v: v is None or (_is_int(v) and v >= 1), "an integer >= 1"),
     "max_concurrency": (
         lambda v: v is None or (_is_int(v) and v >= 1),
         "an integer >= 1",
     ),
-    "error_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "error_decay": (lambda v: _is_number(v) and v >= 0, "a finite number >= 0"),
     "kind": (lambda v: v is None or v in SESSION_KINDS, "'zyte_api' or 'http'"),
     "growth": (lambda v: v in GROWTH_POLICIES, "'eager' or 'on-demand'"),
 }
@@ -154,3 +166,4 @@ class PoolConfig(TypedDict):
     max_concurrency: NotRequired[int | None]
     error_decay: NotRequired[float]
     kind: NotRequired[str | None]
+    growth: NotRequired[str]

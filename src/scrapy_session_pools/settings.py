@@ -8,6 +8,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 from weakref import WeakKeyDictionary
 
 from scrapy.exceptions import ScrapyDeprecationWarning
@@ -31,6 +32,11 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
+
+#: The address fields of Zyte API's ``setLocation`` action that
+#: ZYTE_API_SESSION_LOCATION may set: those of scrapy-zyte-api's
+#: ``SessionConfig.ADDRESS_FIELDS``, in the same order.
+ADDRESS_FIELDS = ("addressCountry", "addressRegion", "postalCode", "streetAddress")
 
 #: Seconds that each attempt of ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS counts
 #: for at least (see :attr:`PoolsSettings.max_wait`).
@@ -132,34 +138,27 @@ class PoolsSettings:
         setting with a wrong value.
         """
         read = SettingsReader(settings)
-        delay = read.number(
-            "ZYTE_API_SESSION_DELAY", read.number("DOWNLOAD_DELAY", 0.0)
-        )
+        delay = _read_delay(read)
+        jitter = _jitter(settings, read)
         randomize_delay = read.boolean(
-            "ZYTE_API_SESSION_RANDOMIZE_DELAY",
-            default=_randomize_default(settings, read),
+            "ZYTE_API_SESSION_RANDOMIZE_DELAY", default=jitter > 0
         )
         pool_size = read.integer("ZYTE_API_SESSION_POOL_SIZE", 8, minimum=1)
         lifecycle = _read_lifecycle(read)
         defaults = PoolOptions(
             size=pool_size, delay=delay, randomize_delay=randomize_delay, **lifecycle
         )
-        location = read.mapping("ZYTE_API_SESSION_LOCATION")
-        if any(not isinstance(v, str) for v in location.values()):
-            read.problem(
-                "ZYTE_API_SESSION_LOCATION", "a dict of address fields", location
-            )
-            location = {}
+        location = _read_location(read)
         result = cls(
             enabled=read.boolean("ZYTE_API_SESSION_ENABLED", default=False),
             pool_size=pool_size,
             pools=_read_pools(read, defaults),
             delay=delay,
             randomize_delay=randomize_delay,
-            jitter=_jitter(settings, read),
+            jitter=jitter,
             location=location,
-            params=read.mapping("ZYTE_API_SESSION_PARAMS"),
-            checker=read.component("ZYTE_API_SESSION_CHECKER"),
+            params=_read_params(read),
+            checker=read.component("ZYTE_API_SESSION_CHECKER", method="check"),
             init_action_failure_invalidates_session=read.boolean(
                 "ZYTE_API_SESSION_INIT_ACTION_FAILURE_INVALIDATES_SESSION",
                 default=True,
@@ -196,14 +195,63 @@ class PoolsSettings:
 _BY_CRAWLER: WeakKeyDictionary[Crawler, PoolsSettings] = WeakKeyDictionary()
 
 
+def _read_delay(read: SettingsReader) -> float:
+    """ZYTE_API_SESSION_DELAY, by default DOWNLOAD_DELAY."""
+    if read.raw("ZYTE_API_SESSION_DELAY") is None:
+        return read.number("DOWNLOAD_DELAY", 0.0)
+    return read.number("ZYTE_API_SESSION_DELAY", 0.0)
+
+
+def _read_location(read: SettingsReader) -> dict[str, str]:
+    """ZYTE_API_SESSION_LOCATION: setLocation address fields and strings."""
+    location = read.mapping("ZYTE_API_SESSION_LOCATION")
+    if any(
+        key not in ADDRESS_FIELDS or not isinstance(value, str)
+        for key, value in location.items()
+    ):
+        read.problem(
+            "ZYTE_API_SESSION_LOCATION",
+            f"a dict of address fields ({', '.join(ADDRESS_FIELDS)}) "
+            "with string values",
+            location,
+        )
+        return {}
+    return location
+
+
+def _read_params(read: SettingsReader) -> dict[str, Any]:
+    """ZYTE_API_SESSION_PARAMS, whose ``url``, if any, must be a URL."""
+    params = read.mapping("ZYTE_API_SESSION_PARAMS")
+    url = params.get("url")
+    if "url" in params and not _is_absolute_http_url(url):
+        read.problem(
+            "ZYTE_API_SESSION_PARAMS['url']", "an absolute http(s):// URL", url
+        )
+        return {}
+    return params
+
+
+def _is_absolute_http_url(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
 def _read_lifecycle(read: SettingsReader) -> dict[str, Any]:
     """Settings that are also pool options: limits, decay and kind."""
     kind = read.raw("ZYTE_API_SESSION_KIND")
     if kind is not None and kind not in SESSION_KINDS:
         read.problem("ZYTE_API_SESSION_KIND", "'zyte_api' or 'http'", kind)
         kind = None
-    growth = read.raw("ZYTE_API_SESSION_POOL_GROWTH") or "eager"
-    if growth not in GROWTH_POLICIES:
+    growth = read.raw("ZYTE_API_SESSION_POOL_GROWTH")
+    if growth is None:
+        growth = "eager"
+    elif growth not in GROWTH_POLICIES:
         read.problem("ZYTE_API_SESSION_POOL_GROWTH", "'eager' or 'on-demand'", growth)
         growth = "eager"
     return {
@@ -291,11 +339,6 @@ def _jitter(settings: BaseSettings, read: SettingsReader) -> float:
     ):
         return 0.5 if read.boolean("RANDOMIZE_DOWNLOAD_DELAY", default=True) else 0.0
     return read.number("DOWNLOAD_DELAY_JITTER", 0.5)
-
-
-def _randomize_default(settings: BaseSettings, read: SettingsReader) -> bool:
-    """Randomize session delays when Scrapy randomizes download delays."""
-    return _jitter(settings, read) > 0
 
 
 def _read_pools(read: SettingsReader, defaults: PoolOptions) -> dict[str, PoolOptions]:

@@ -65,14 +65,14 @@ def read_retry_policy(read: SettingsReader, settings: BaseSettings) -> Any:
     """
     explicit = settings.get("ZYTE_API_SESSION_RETRY_POLICY")
     if explicit is not None:
+        if explicit != "":  # "": as in scrapy-zyte-api, the handler's policy.
+            _load_policy(read, "ZYTE_API_SESSION_RETRY_POLICY", explicit)
         return explicit
-    policy = settings.get("ZYTE_API_RETRY_POLICY", "zyte_api.zyte_api_retrying")
-    try:
-        loaded = load_object(policy) if isinstance(policy, str) else policy
-    except (ImportError, NameError, ValueError, AttributeError):
-        read.problem(
-            "ZYTE_API_RETRY_POLICY", "a retry policy or its import path", policy
-        )
+    # No value (None, or "" as scrapy-zyte-api's handler reads it) means
+    # python-zyte-api's default policy.
+    policy = settings.get("ZYTE_API_RETRY_POLICY") or "zyte_api.zyte_api_retrying"
+    loaded = _load_policy(read, "ZYTE_API_RETRY_POLICY", policy)
+    if loaded is None:
         return DEFAULT_RETRY_POLICY_PATH
     from zyte_api import aggressive_retrying, zyte_api_retrying  # noqa: PLC0415
 
@@ -91,3 +91,26 @@ def read_retry_policy(read: SettingsReader, settings: BaseSettings) -> Any:
         policy,
     )
     return policy
+
+
+#: Values that cannot be retry policies, whatever the policy class.
+_NOT_POLICIES = (bool, int, float, list, tuple, dict, set, frozenset)
+
+
+def _load_policy(read: SettingsReader, name: str, value: Any) -> Any:
+    """Return the retry policy that *value* is or names, or ``None``.
+
+    An import path must import: otherwise the policy would only fail when
+    the first request that uses it is sent. Numbers and containers are not
+    policies. Other objects are taken as they are, as scrapy-zyte-api does.
+    """
+    if isinstance(value, _NOT_POLICIES):
+        read.problem(name, "a retry policy or its import path", value)
+        return None
+    if not isinstance(value, str):
+        return value
+    try:
+        return load_object(value)
+    except (ImportError, NameError, ValueError, AttributeError):
+        read.problem(name, "a retry policy or its import path", value)
+        return None
