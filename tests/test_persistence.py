@@ -333,3 +333,41 @@ async def test_a_failing_background_task_is_logged(caplog):
     await asyncio.sleep(0)  # done callbacks run in the next loop iteration
     assert "The background task testing of scrapy-session-pools failed" in caplog.text
     assert "RuntimeError: maintenance bug" in caplog.text
+
+
+class WaitingDemandSpider(RecordingSpider):
+    """Schedules a page of a.example behind slow pages of b.example."""
+
+    async def start(self):
+        yield Request("https://a.example/0", callback=self.fan_out, priority=10)
+
+    def fan_out(self, response):
+        self.responses.append(response)
+        for n in range(6):
+            yield Request(
+                f"https://b.example/{n}?delay=0.2", callback=self.parse, priority=5
+            )
+        yield Request("https://a.example/1", callback=self.parse, priority=0)
+
+
+@deferred_f_from_coro_f
+async def test_a_pool_with_requests_in_the_scheduler_is_not_evicted(zyte_api):
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_POOL_IDLE_TIMEOUT=0.3,
+            ZYTE_API_SESSION_STATS_PER_POOL=True,
+            CONCURRENT_REQUESTS=1,
+            # Strict priorities, so that a.example/1 waits for b.example.
+            SCHEDULER_PRIORITY_QUEUE="scrapy.pqueues.ScrapyPriorityQueue",
+        ),
+        WaitingDemandSpider,
+    )
+    assert [r.url for r in spider_of(crawler).responses][-1] == "https://a.example/1"
+    stats = session_stats(crawler)
+    # a.example stayed idle for over a second, but its second page waited in
+    # the scheduler: its one session served both pages.
+    assert stats["pools/a.example/init/check-passed"] == 1
+    assert stats["pools/a.example/use/check-passed"] == 2
+    assert stats["pools/b.example/init/check-passed"] == 1

@@ -25,6 +25,34 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
+class PendingRequests:
+    """How many requests each pool has waiting in Scrapy's scheduler.
+
+    A pool with requests still to come is not idle, however long ago its
+    last request was answered: eviction waits for them. A request counts
+    from the moment it is scheduled until it reaches the session middleware
+    or the scheduler drops it.
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+
+    def __getitem__(self, pool_id: str) -> int:
+        return self._counts.get(pool_id, 0)
+
+    def add(self, pool_id: str) -> None:
+        """Count one more request of *pool_id* in the scheduler."""
+        self._counts[pool_id] = self._counts.get(pool_id, 0) + 1
+
+    def remove(self, pool_id: str) -> None:
+        """Count one request of *pool_id* less in the scheduler."""
+        count = self._counts.get(pool_id, 0) - 1
+        if count > 0:
+            self._counts[pool_id] = count
+        else:
+            self._counts.pop(pool_id, None)
+
+
 class PoolMaintenance:
     """Background care of the pools of a crawl.
 
@@ -33,7 +61,8 @@ class PoolMaintenance:
     to their pools as the pools are created, and saves the live sessions every
     :setting:`ZYTE_API_SESSION_SAVE_INTERVAL` seconds and when the crawl
     stops. With :setting:`ZYTE_API_SESSION_POOL_IDLE_TIMEOUT`, it evicts the
-    pools that stay idle longer than that.
+    pools that stay idle longer than that, with no request of theirs left in
+    the scheduler.
     """
 
     def __init__(
@@ -54,6 +83,8 @@ class PoolMaintenance:
         self._saved = saved_sessions(state)
         self._saved_at = float((state or {}).get("saved_at") or time.time())
         self._task: asyncio.Task[None] | None = None
+        #: Requests of each pool still in Scrapy's scheduler.
+        self.pending = PendingRequests()
 
     def start(self) -> None:
         """Start the periodic saves and evictions, if any is configured."""
@@ -132,7 +163,11 @@ class PoolMaintenance:
         now = time.monotonic() if now is None else now
         evicted = 0
         for pool in self._pools:
-            if pool.is_idle and now - pool.last_activity > timeout:
+            if (
+                pool.is_idle
+                and not self.pending[pool.id]
+                and now - pool.last_activity > timeout
+            ):
                 sessions = list(pool)
                 pool.close()
                 for session in sessions:

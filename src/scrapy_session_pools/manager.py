@@ -153,6 +153,7 @@ class SessionManager:
         A replacement request returned by :meth:`SessionConfig.process_request`
         takes the lease over.
         """
+        self.unschedule(request)
         if meta.is_session_init_request(request):
             self._apply_to_init_request(request)
             return None
@@ -202,6 +203,22 @@ class SessionManager:
     def release_dropped(self, request: Request) -> None:
         """Give back the lease of a request that the scheduler dropped."""
         self._leases.release(request)
+        self.unschedule(request)
+
+    def schedule(self, request: Request) -> None:
+        """Count *request*, now in the scheduler, as demand for its pool."""
+        if meta.SCHEDULED_POOL_META_KEY in request.meta:
+            return
+        pool_id = self.get_pool(request)
+        if pool_id is not None:
+            request.meta[meta.SCHEDULED_POOL_META_KEY] = pool_id
+            self._maintenance.pending.add(pool_id)
+
+    def unschedule(self, request: Request) -> None:
+        """Stop counting *request*, which left the scheduler, as demand."""
+        pool_id = request.meta.pop(meta.SCHEDULED_POOL_META_KEY, None)
+        if pool_id is not None:
+            self._maintenance.pending.remove(str(pool_id))
 
     def _attach(
         self, session: Session, pool: Pool, request: Request, *, cookie_mode: bool

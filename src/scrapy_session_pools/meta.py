@@ -22,6 +22,8 @@ POOL_META_KEY = "_session_pools_pool"
 KIND_META_KEY = "_session_pools_kind"
 #: Internal: the ID of the HTTP session a request was sent with.
 SESSION_ID_META_KEY = "_session_pools_session_id"
+#: Internal: the pool that counts the request as waiting in the scheduler.
+SCHEDULED_POOL_META_KEY = "_session_pools_scheduled"
 #: Internal: the token of the lease the request holds on its session.
 LEASE_META_KEY = "_session_pools_lease"
 

@@ -51,6 +51,9 @@ class SessionPoolsMiddleware:
         crawler.signals.connect(
             middleware._request_dropped, signal=signals.request_dropped
         )
+        crawler.signals.connect(
+            middleware._request_scheduled, signal=signals.request_scheduled
+        )
         attach_pool_lookup(crawler, middleware)
         return middleware
 
@@ -103,6 +106,9 @@ class SessionPoolsMiddleware:
 
     def _request_dropped(self, request: Request) -> None:
         self.manager.release_dropped(request)
+
+    def _request_scheduled(self, request: Request) -> None:
+        self.manager.schedule(request)
 
 
 class SessionPoolsResetterMiddleware:
