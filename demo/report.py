@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scrapy_session_pools import SessionPoolsMiddleware
+from scrapy_session_pools import SessionControl
 from scrapy_session_pools.stats import PREFIX
 
 if TYPE_CHECKING:
@@ -72,9 +72,7 @@ def print_report(title: str, crawler: Crawler, pages: int, api_calls: int) -> No
         print("  " + "  ".join(cell.ljust(width) for cell, width in cells))
         if index == 0:
             print("  " + "  ".join("-" * width for width in widths))
-    middleware = crawler.get_downloader_middleware(SessionPoolsMiddleware)
-    assert middleware is not None
-    pools = list(middleware.manager.pools)
+    pools = SessionControl.from_crawler(crawler).pools()
     retired = sum(sum(pool.retired.values()) for pool in pools)
     items = crawler.stats.get_value("item_scraped_count", 0)
     print()

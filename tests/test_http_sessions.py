@@ -11,7 +11,7 @@ import pytest
 from scrapy import FormRequest, Request
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from scrapy_session_pools import SessionConfig, SessionPoolsMiddleware, session_config
+from scrapy_session_pools import SessionConfig, SessionControl, session_config
 
 from .helpers import (
     http_settings,
@@ -328,12 +328,9 @@ async def test_gated_site_crawl_with_four_profiles_never_uses_a_dead_session(
     assert stats["use/check-passed"] == 160
     retired = {k: v for k, v in stats.items() if k.startswith("retired/")}
     assert set(retired) <= {"retired/max-uses", "retired/max-age"}
-    middleware = crawler.get_downloader_middleware(SessionPoolsMiddleware)
-    assert middleware is not None
-    manager = middleware.manager
-    [pool] = manager.pools
+    [pool] = SessionControl.from_crawler(crawler).pools()
     # Every session created is either live or retired for a counted reason.
-    assert stats["init/check-passed"] == sum(retired.values()) + len(pool)
+    assert stats["init/check-passed"] == sum(retired.values()) + len(pool.sessions)
     assert sum(pool.retired.values()) == sum(retired.values())
     identities = {page_field(r, "identity") for r in responses}
     assert identities == {"p1|ua-p1", "p2|ua-p2", "p3|ua-p3", "p4|ua-p4"}

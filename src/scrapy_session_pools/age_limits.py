@@ -20,7 +20,7 @@ class AgeLimits:
     """
 
     def __init__(
-        self, max_age: float | None, retire: Callable[[Session], None]
+        self, max_age: float | None, retire: Callable[[Session], object]
     ) -> None:
         self._max_age = max_age
         self._retire = retire

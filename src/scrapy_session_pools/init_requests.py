@@ -133,7 +133,7 @@ class SessionInitializer:
                     cookie_mode=cookie_mode,
                 )
                 if outcome is InitOutcome.OK:
-                    pool.bad_inits = 0
+                    pool.counts.bad_inits = 0
                     return session
                 if outcome is InitOutcome.RETRY_LATER:
                     await self._sleep(self._settings.creation_retry_delay)
@@ -150,20 +150,20 @@ class SessionInitializer:
         return session
 
     def _count_bad_init(self, pool: Pool) -> None:
-        pool.bad_inits += 1
+        pool.counts.bad_inits += 1
         maximum = self._settings.max_bad_inits_for(pool.id)
-        if pool.bad_inits >= maximum:
+        if pool.counts.bad_inits >= maximum:
             logger.error(
                 "Pool %s had %d session initializations in a row fail; stopping "
                 "the crawl. Check the init parameters and checks of this pool, "
                 "or raise ZYTE_API_SESSION_MAX_BAD_INITS. See %s",
                 pool.id,
-                pool.bad_inits,
+                pool.counts.bad_inits,
                 troubleshooting_link("bad-session-inits"),
                 extra={"spider": self._crawler.spider, "pool": pool.id},
             )
             raise TooManyBadSessionInits(
-                f"{pool.bad_inits} consecutive session initializations failed in "
+                f"{pool.counts.bad_inits} consecutive session initializations failed in "
                 f"pool {pool.id!r}"
             )
 

@@ -218,12 +218,12 @@ class PoolsObserver:
             )
         ]
         for pool in pools:
-            retired = Counter({r.value: n for r, n in pool.retired.items()})
+            retired = Counter({r.value: n for r, n in pool.counts.retired.items()})
             why = ", ".join(f"{n} {r}" for r, n in sorted(retired.items())) or "-"
             lines.append(
-                f"{pool.id[:30]:<30} {pool.kind:<8} {pool.created:>7} "
-                f"{pool.served:>7} {pool.checks_passed:>9} "
-                f"{pool.checks_failed:>6}  {why}"
+                f"{pool.id[:30]:<30} {pool.kind:<8} {pool.counts.created:>7} "
+                f"{pool.counts.served:>7} {pool.counts.checks_passed:>9} "
+                f"{pool.counts.checks_failed:>6}  {why}"
             )
         logger.info(
             "Session pools at close:\n%s",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
@@ -13,9 +12,10 @@ from scrapy.exceptions import IgnoreRequest
 from .age_limits import AgeLimits
 from .errors import SessionWaitTimeout
 from .identities import ProfileRotation
+from .pool_events import PoolCounts
 from .pool_filling import Creations
-from .pool_options import PoolOptions
 from .session import RetireReason
+from .turns import Slot, TurnPicker
 from .waiting import WaitLine
 
 if TYPE_CHECKING:
@@ -25,14 +25,10 @@ if TYPE_CHECKING:
 
     from .backends import SessionKind
     from .pool_events import PoolEvents
+    from .pool_options import PoolOptions
     from .session import Limits, Session
 
 logger = logging.getLogger(__name__)
-
-_Slot = tuple["Session", float]
-
-
-__all__ = ["Pool", "PoolOptions"]
 
 
 class Pool:
@@ -41,9 +37,8 @@ class Pool:
     *create_session* creates one session for the given triggering request (it
     retries internally and raises when the pool cannot get one); *events* is
     told about sessions joining and leaving the pool and about waiting
-    requests; *jitter* is the magnitude of
-    the random variation of the delay; *max_wait* bounds the seconds a
-    request waits for a session.
+    requests; *jitter* is the magnitude of the random variation of the
+    delay; *max_wait* bounds the seconds a request waits for a session.
 
     The first :attr:`PoolOptions.size` requests each start a session and use
     it; later requests take the session that can be used the soonest.
@@ -78,26 +73,27 @@ class Pool:
         self._max_wait = max_wait
         self._pending = options.size
         self._sessions: dict[str, Session] = {}
-        self._line: WaitLine[_Slot] = WaitLine(lambda slot: self._give_up(slot[0]))
-        self._creations: Creations[asyncio.Future[_Slot]] = Creations(
+        self._line: WaitLine[Slot] = WaitLine(lambda slot: self._give_up(slot[0]))
+        self._creations: Creations[asyncio.Future[Slot]] = Creations(
             create_session, self._on_created
         )
-        self._age_limits = AgeLimits(limits.max_age, self._reach_age_limit)
+        self._age_limits = AgeLimits(
+            limits.max_age, lambda session: self.retire(session, RetireReason.MAX_AGE)
+        )
+        self._turns = TurnPicker(
+            self._sessions,
+            limits,
+            options,
+            sample_delay=self.sample_delay,
+            retire=self.retire,
+            renew=self._renew,
+        )
         self._closed = asyncio.Event()
         self._template: Request | None = None
-        #: Number of sessions that joined the pool so far.
-        self.created = 0
-        #: Number of sessions retired so far, by reason.
-        self.retired: Counter[RetireReason] = Counter()
+        #: What the pool did so far.
+        self.counts = PoolCounts()
         #: The profiles that new sessions of the pool take in turn.
         self.profiles = ProfileRotation(())
-        #: Consecutive failed initializations.
-        self.bad_inits = 0
-        #: Requests served so far (sent with a session of the pool).
-        self.served = 0
-        #: Use checks passed and failed so far.
-        self.checks_passed = 0
-        self.checks_failed = 0
         #: Monotonic time of the last activity (a request, a new session).
         self.last_activity = time.monotonic()
 
@@ -142,7 +138,7 @@ class Pool:
         """
         if self._pending > 0:
             self._pending -= 1
-        self._add(session, request or self._template, None, None)
+        self._add(session, request or self._template, None)
 
     @property
     def is_idle(self) -> bool:
@@ -213,7 +209,7 @@ class Pool:
     async def acquire_new(self, request: Request) -> Session:
         """Initialize a new session for *request* alone and return it."""
         began = time.monotonic()
-        own: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
+        own: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
         # A replacement already on its way is taken rather than growing.
         if not self._creations.claim(own):
             self._creations.start(request, own, None)
@@ -234,26 +230,23 @@ class Pool:
         except BaseException:
             self._give_up(session)
             raise
-        if session.is_alive:
-            return True
-        self._give_up(session)
-        return False
+        if not session.is_alive:
+            self._give_up(session)
+        return session.is_alive
 
     def _served(self, session: Session, request: Request, began: float) -> Session:
         session.use()
-        self.served += 1
+        self.counts.served += 1
         self.last_activity = time.monotonic()
         self._events.request_served(self, request, self.last_activity - began)
         return session
 
     def use_now(self, session: Session) -> None:
-        """Count a request sent with *session* outside its turns (a redirect).
-
-        The request counts as in flight until :meth:`release`.
-        """
+        """Count a request sent with *session* outside its turns (a redirect),
+        in flight until :meth:`release`."""
         session.in_flight += 1
         session.uses += 1
-        self.served += 1
+        self.counts.served += 1
         self.last_activity = session.last_use = time.monotonic()
 
     def _give_up(self, session: Session) -> None:
@@ -289,7 +282,7 @@ class Pool:
             return False
         self._sessions.pop(session.id, None)
         self._age_limits.forget(session)
-        self.retired[reason] += 1
+        self.counts.retired[reason] += 1
         self._events.session_retired(self, session, reason)
         template = self._template or request
         if session.renewal is None and template is not None and not self.is_closed:
@@ -305,22 +298,20 @@ class Pool:
         self._creations.cancel_all()
         self._line.release_all(IgnoreRequest(f"Session pool {self.id} closed"))
 
-    async def _reserve(self, request: Request, deadline: float) -> _Slot:
+    async def _reserve(self, request: Request, deadline: float) -> Slot:
         if self.is_closed:
             raise IgnoreRequest(f"Session pool {self.id} closed")
         if self._pending > 0 and not self._grows_later():
             self._pending -= 1
-            own: asyncio.Future[_Slot] = asyncio.get_running_loop().create_future()
+            own: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
             self._creations.start(request, own, None)
             return await own
-        slot = self._reserve_now(time.monotonic()) if not self._line else None
+        slot = self._turns.book(time.monotonic()) if not self._line else None
         if slot is not None:
             return slot
         waiter = self._line.join()
-        if not self._creations and not self._has_turns_left():
-            # Nothing will serve the request: no session with turns left,
-            # none being created.
-            self._creations.start(request, None, None)
+        if not self._creations and not self._turns.has_turns_left(time.monotonic()):
+            self._creations.start(request, None, None)  # else nothing serves it
         logger.debug("Request %s waits for a session of pool %s", request, self.id)
         self._events.request_waiting(self, request)
         try:
@@ -332,60 +323,10 @@ class Pool:
             self._events.request_stopped_waiting(self, request)
 
     def _grows_later(self) -> bool:
-        """With on-demand growth: whether a request can do without a new session.
-
-        It can if a session is usable right now, or if a session is being
-        created (the request waits for it).
-        """
-        if self.options.growth != "on-demand":
-            return False
-        if self._creations:
-            return True
-        now = time.monotonic()
-        max_concurrency = self.options.max_concurrency
-        return any(
-            session.next_use <= now
-            and (max_concurrency is None or session.in_flight < max_concurrency)
-            and session.limit_reached(now, self.limits) is None
-            for session in self._sessions.values()
-        )
-
-    def _reserve_now(self, now: float) -> _Slot | None:
-        """Reserve the soonest usable session, or return ``None``."""
-        max_concurrency = self.options.max_concurrency
-        for session in sorted(self._sessions.values(), key=lambda s: s.next_use):
-            reason = session.limit_reached(now, self.limits)
-            if reason is not None:
-                self.retire(session, reason)
-                continue
-            if max_concurrency is not None and session.in_flight >= max_concurrency:
-                continue
-            start = max(now, session.next_use)
-            # A session booked up to its limit keeps serving the turns it
-            # has, and gets a replacement; it retires once it reaches it.
-            booked_out = session.turn_limit(start, self.limits)
-            if booked_out is not None:
-                self._renew(session, booked_out)
-                continue
-            # Renewal follows the real age of the session, not the start of
-            # a turn booked for later.
-            renewal = session.renewal_due(now, self.limits)
-            if renewal is not None:
-                self._renew(session, renewal)
-            session.in_flight += 1
-            return session, session.reserve(now, self.sample_delay())
-        return None
-
-    def _reach_age_limit(self, session: Session) -> None:
-        if not self.is_closed:
-            self.retire(session, RetireReason.MAX_AGE)
-
-    def _has_turns_left(self) -> bool:
-        """Whether a session of the pool can still be booked, now or later."""
-        now = time.monotonic()
-        return any(
-            session.turn_limit(max(now, session.next_use), self.limits) is None
-            for session in self._sessions.values()
+        """With on-demand growth, whether a request can do without a new
+        session: one is usable now, or one is being created."""
+        return self.options.growth == "on-demand" and (
+            bool(self._creations) or self._turns.is_free_now(time.monotonic())
         )
 
     def _renew(self, session: Session, reason: RetireReason) -> None:
@@ -396,7 +337,7 @@ class Pool:
 
     def _serve_waiters(self) -> None:
         now = time.monotonic()
-        self._line.serve(lambda: self._reserve_now(now))
+        self._line.serve(lambda: self._turns.book(now))
 
     async def _sleep_until(self, start: float) -> None:
         wait = start - time.monotonic()
@@ -413,26 +354,33 @@ class Pool:
         session: Session | None,
         error: BaseException | None,
         request: Request,
-        owner: asyncio.Future[_Slot] | None,
+        owner: asyncio.Future[Slot] | None,
         renews: Session | None,
     ) -> None:
         if error is not None and not isinstance(error, asyncio.CancelledError):
-            # The real reason, even if the pool closed because of it (e.g.
-            # TooManyBadSessionInits).
-            self._on_creation_failed(error, owner, renews)
-            return
-        if session is None or self.is_closed:
+            # The real reason goes to the request, even if the pool closed
+            # because of it (e.g. TooManyBadSessionInits).
+            if renews is not None:
+                renews.renewal = None
+            if owner is not None and not owner.done():
+                owner.set_exception(error)
+            else:
+                logger.debug(
+                    "A session of pool %s could not be created: %r", self.id, error
+                )
+            if not self._sessions and not self._creations:
+                self._line.release_all(error)
+        elif session is None or self.is_closed:
             if owner is not None and not owner.done():
                 owner.set_exception(IgnoreRequest(f"Session pool {self.id} closed"))
-            return
-        self._add(session, request, owner, renews)
+        else:
+            self._add(session, request, owner)
 
     def _add(
         self,
         session: Session,
         request: Request | None,
-        owner: asyncio.Future[_Slot] | None,
-        renews: Session | None,
+        owner: asyncio.Future[Slot] | None,
     ) -> None:
         now = time.monotonic()
         session.next_use = max(session.next_use, now + self.sample_delay())
@@ -442,27 +390,10 @@ class Pool:
             self._age_limits.watch(session)
         if request is not None:
             self._template = request
-        self.created += 1
+        self.counts.created += 1
         self.last_activity = now
         self._events.session_added(self, session)
         if owner is not None and not owner.done():
             session.in_flight += 1
             owner.set_result((session, session.reserve(now, self.sample_delay())))
         self._serve_waiters()
-
-    def _on_creation_failed(
-        self,
-        exception: BaseException,
-        owner: asyncio.Future[_Slot] | None,
-        renews: Session | None,
-    ) -> None:
-        if renews is not None:
-            renews.renewal = None
-        if owner is not None and not owner.done():
-            owner.set_exception(exception)
-        else:
-            logger.debug(
-                "A session of pool %s could not be created: %r", self.id, exception
-            )
-        if not self._sessions and not self._creations:
-            self._line.release_all(exception)

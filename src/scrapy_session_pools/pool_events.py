@@ -1,7 +1,9 @@
-"""PoolEvents: what a pool reports to its owner (stats, signals, gauges)."""
+"""What a pool reports: its events (to stats, signals, gauges) and its counts."""
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -33,3 +35,21 @@ class PoolEvents(Protocol):
 
     def request_timed_out(self, pool: Pool, request: Request) -> None:
         """*request* waited too long for a session."""
+
+
+@dataclass(slots=True, eq=False)
+class PoolCounts:
+    """What a pool did so far (its snapshots and close summary show them)."""
+
+    #: Sessions that joined the pool.
+    created: int = 0
+    #: Sessions that left the pool, by reason.
+    retired: Counter[RetireReason] = field(default_factory=Counter)
+    #: Consecutive failed initializations.
+    bad_inits: int = 0
+    #: Requests sent with a session of the pool.
+    served: int = 0
+    #: Use checks passed.
+    checks_passed: int = 0
+    #: Use checks failed.
+    checks_failed: int = 0

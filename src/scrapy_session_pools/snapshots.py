@@ -90,7 +90,7 @@ class PoolInfo:
             sessions=tuple(SessionInfo.of(s, pool, now) for s in pool),
             waiting=pool.waiting,
             creating=pool.creating,
-            created=pool.created,
-            served=pool.served,
-            retired={reason.value: n for reason, n in pool.retired.items()},
+            created=pool.counts.created,
+            served=pool.counts.served,
+            retired={reason.value: n for reason, n in pool.counts.retired.items()},
         )

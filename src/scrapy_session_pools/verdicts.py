@@ -96,7 +96,7 @@ class SessionJudge:
             _retire(pool, session, RetireReason.CHECK_ERROR, request)
             return False
         if is_good:
-            pool.checks_passed += 1
+            pool.counts.checks_passed += 1
             self._stats.increment(stats.USE_CHECK_PASSED, pool.id)
             if session is not None:
                 session.record_success(pool.options.error_decay)
@@ -115,7 +115,7 @@ class SessionJudge:
                     extra={"spider": self._crawler.spider, "pool": pool.id},
                 )
             return True
-        pool.checks_failed += 1
+        pool.counts.checks_failed += 1
         self._stats.increment(stats.USE_CHECK_FAILED, pool.id)
         if session is not None and session.record_check_failure(
             self._settings.max_check_failures
