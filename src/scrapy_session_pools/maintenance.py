@@ -7,12 +7,16 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from . import meta
 from .session import RetireReason
 from .state import dump_pools, load_session, saved_sessions
 from .stores.file import FileStore
 from .tasks import start_background
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from scrapy import Request
     from scrapy.crawler import Crawler
 
     from .backends import Backends
@@ -31,21 +35,30 @@ class PendingRequests:
     A pool with requests still to come is not idle, however long ago its
     last request was answered: eviction waits for them. A request counts
     from the moment it is scheduled until it reaches the session middleware
-    or the scheduler drops it.
+    or the scheduler drops it; *pool_of* tells the pool of a request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pool_of: Callable[[Request], str | None]) -> None:
+        self._pool_of = pool_of
         self._counts: dict[str, int] = {}
 
     def __getitem__(self, pool_id: str) -> int:
         return self._counts.get(pool_id, 0)
 
-    def add(self, pool_id: str) -> None:
-        """Count one more request of *pool_id* in the scheduler."""
-        self._counts[pool_id] = self._counts.get(pool_id, 0) + 1
+    def schedule(self, request: Request) -> None:
+        """Count *request*, now in the scheduler, as demand for its pool."""
+        if meta.SCHEDULED_POOL_META_KEY in request.meta:
+            return
+        pool_id = self._pool_of(request)
+        if pool_id is not None:
+            request.meta[meta.SCHEDULED_POOL_META_KEY] = pool_id
+            self._counts[pool_id] = self._counts.get(pool_id, 0) + 1
 
-    def remove(self, pool_id: str) -> None:
-        """Count one request of *pool_id* less in the scheduler."""
+    def unschedule(self, request: Request) -> None:
+        """Stop counting *request*, which left the scheduler."""
+        pool_id = request.meta.pop(meta.SCHEDULED_POOL_META_KEY, None)
+        if pool_id is None:
+            return
         count = self._counts.get(pool_id, 0) - 1
         if count > 0:
             self._counts[pool_id] = count
@@ -62,7 +75,7 @@ class PoolMaintenance:
     :setting:`ZYTE_API_SESSION_SAVE_INTERVAL` seconds and when the crawl
     stops. With :setting:`ZYTE_API_SESSION_POOL_IDLE_TIMEOUT`, it evicts the
     pools that stay idle longer than that, with no request of theirs left in
-    the scheduler.
+    the scheduler (*pool_of* tells the pool of a request).
     """
 
     def __init__(
@@ -72,6 +85,8 @@ class PoolMaintenance:
         pools: PoolRegistry,
         session_stats: SessionStats,
         backends: Backends,
+        *,
+        pool_of: Callable[[Request], str | None],
     ) -> None:
         self._crawler = crawler
         self._settings = settings
@@ -84,7 +99,7 @@ class PoolMaintenance:
         self._saved_at = float((state or {}).get("saved_at") or time.time())
         self._task: asyncio.Task[None] | None = None
         #: Requests of each pool still in Scrapy's scheduler.
-        self.pending = PendingRequests()
+        self.pending = PendingRequests(pool_of)
 
     def start(self) -> None:
         """Start the periodic saves and evictions, if any is configured."""

@@ -97,8 +97,15 @@ class SessionManager:
             WeakKeyDictionary()
         )
         self._maintenance = PoolMaintenance(
-            crawler, settings, self._pools, self._stats, self._backends
+            crawler,
+            settings,
+            self._pools,
+            self._stats,
+            self._backends,
+            pool_of=self.get_pool,
         )
+        #: Requests of each pool still in Scrapy's scheduler.
+        self.pending_requests = self._maintenance.pending
         self._resolver = PoolResolver(
             crawler,
             settings,
@@ -153,7 +160,7 @@ class SessionManager:
         A replacement request returned by :meth:`SessionConfig.process_request`
         takes the lease over.
         """
-        self.unschedule(request)
+        self.pending_requests.unschedule(request)
         if meta.is_session_init_request(request):
             self._apply_to_init_request(request)
             return None
@@ -203,22 +210,7 @@ class SessionManager:
     def release_dropped(self, request: Request) -> None:
         """Give back the lease of a request that the scheduler dropped."""
         self._leases.release(request)
-        self.unschedule(request)
-
-    def schedule(self, request: Request) -> None:
-        """Count *request*, now in the scheduler, as demand for its pool."""
-        if meta.SCHEDULED_POOL_META_KEY in request.meta:
-            return
-        pool_id = self.get_pool(request)
-        if pool_id is not None:
-            request.meta[meta.SCHEDULED_POOL_META_KEY] = pool_id
-            self._maintenance.pending.add(pool_id)
-
-    def unschedule(self, request: Request) -> None:
-        """Stop counting *request*, which left the scheduler, as demand."""
-        pool_id = request.meta.pop(meta.SCHEDULED_POOL_META_KEY, None)
-        if pool_id is not None:
-            self._maintenance.pending.remove(str(pool_id))
+        self.pending_requests.unschedule(request)
 
     def _attach(
         self, session: Session, pool: Pool, request: Request, *, cookie_mode: bool

@@ -108,7 +108,7 @@ class SessionPoolsMiddleware:
         self.manager.release_dropped(request)
 
     def _request_scheduled(self, request: Request) -> None:
-        self.manager.schedule(request)
+        self.manager.pending_requests.schedule(request)
 
 
 class SessionPoolsResetterMiddleware:
