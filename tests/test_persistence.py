@@ -18,7 +18,7 @@ from scrapy import Request
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_session_pools import SessionControl
-from scrapy_session_pools.stores.file import FORMAT_VERSION, FileStore
+from scrapy_session_pools.persistence.stores.file import FORMAT_VERSION, FileStore
 
 from .helpers import (
     RecordingSpider,

@@ -11,9 +11,9 @@ from scrapy.http import Response
 from .identities import Profile, Seed
 from .meta import find_session_id
 from .middleware import SessionPoolsMiddleware
+from .persistence.stores.file import FileStore
 from .session import RetireReason, Session
 from .snapshots import PoolInfo, SessionInfo
-from .stores.file import FileStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

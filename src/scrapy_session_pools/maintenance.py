@@ -8,9 +8,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import meta
+from .persistence.state import dump_pools, load_session, saved_sessions
+from .persistence.stores.file import FileStore
 from .session import RetireReason
-from .state import dump_pools, load_session, saved_sessions
-from .stores.file import FileStore
 from .tasks import start_background
 
 if TYPE_CHECKING:

@@ -39,9 +39,9 @@ if TYPE_CHECKING:
 
     from .backends import Outcome
     from .config import SessionConfig
+    from .persistence.stores.file import FileStore
     from .pool import Pool
     from .settings import PoolsSettings
-    from .stores.file import FileStore
 
 logger = logging.getLogger(__name__)
 

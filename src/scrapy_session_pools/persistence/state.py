@@ -8,14 +8,14 @@ import math
 import time
 from typing import TYPE_CHECKING, Any
 
-from .identities import Profile
-from .session import Session
+from scrapy_session_pools.identities import Profile
+from scrapy_session_pools.session import Session
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from .backends import Backends, SessionBackend
-    from .pool import Pool
+    from scrapy_session_pools.backends import Backends, SessionBackend
+    from scrapy_session_pools.pool import Pool
 
 logger = logging.getLogger(__name__)
 
