@@ -186,17 +186,28 @@ async def test_lifecycle_signals_carry_pools_sessions_and_reasons(zyte_api):
 
 
 class ChainSpider(RecordingSpider):
-    """A checkout-like chain: each step is pinned to the session of the first."""
+    """A checkout-like chain: each step is pinned to the session of the first.
+
+    *query* is the fake Zyte API scenario of every step.
+    """
 
     policy = "fail"
-    start_requests_list = [Request("https://example.com/step/0?expire_after=3")]
+    query = "?expire_after=3"
+
+    async def start(self):
+        yield Request(
+            f"https://example.com/step/0{self.query}",
+            callback=self.parse,
+            errback=self.errback,
+        )
 
     def parse(self, response):
         super().parse(response)
         step = int(response.url.split("/step/")[1].split("?")[0])
         if step < 4:
             yield Request(
-                f"https://example.com/step/{step + 1}?expire_after=3",
+                f"https://example.com/step/{step + 1}{self.query}",
+                callback=self.parse,
                 errback=self.errback,
                 meta={
                     "zyte_api_session_id": get_request_session_id(response.request),

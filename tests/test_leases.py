@@ -17,7 +17,6 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy_session_pools import (
     SessionConfig,
     SessionControl,
-    get_request_session_id,
     is_session_init_request,
     session_config,
 )
@@ -33,8 +32,19 @@ from .helpers import (
     spider_with,
     zyte_api_settings,
 )
+from .test_control import ChainSpider as PinnedChainSpider
 
 PAGES = 4
+
+
+def one_at_a_time(zyte_api: Any) -> dict[str, Any]:
+    """A pool of one session serving one request at a time, short waits."""
+    return zyte_api_settings(
+        zyte_api,
+        ZYTE_API_SESSION_POOL_SIZE=1,
+        ZYTE_API_SESSION_MAX_CONCURRENCY=1,
+        ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS=5,
+    )
 
 
 class HookFailure(Exception):
@@ -137,15 +147,7 @@ async def test_a_raising_hook_never_leaks_a_session(
         Request(f"https://example.com/?page={n}", dont_filter=True)
         for n in range(PAGES)
     ]
-    crawler = await run_crawl(
-        zyte_api_settings(
-            zyte_api,
-            ZYTE_API_SESSION_POOL_SIZE=1,
-            ZYTE_API_SESSION_MAX_CONCURRENCY=1,
-            ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS=5,
-        ),
-        probe_with(requests),
-    )
+    crawler = await run_crawl(one_at_a_time(zyte_api), probe_with(requests))
     spider = spider_of(crawler)
     assert isinstance(spider, IdleProbe)
     scraped = sorted(r.url for r in spider.responses)
@@ -209,12 +211,7 @@ async def test_a_replacement_request_takes_the_lease_over(zyte_api):
             return request.replace(url=f"{request.url}&replaced=1")
 
     crawler = await run_crawl(
-        zyte_api_settings(
-            zyte_api,
-            ZYTE_API_SESSION_POOL_SIZE=1,
-            ZYTE_API_SESSION_MAX_CONCURRENCY=1,
-            ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS=5,
-        ),
+        one_at_a_time(zyte_api),
         probe_with(
             [
                 Request(f"https://example.com/?page={n}", dont_filter=True)
@@ -403,29 +400,6 @@ async def test_mark_bad_retires_a_session_at_the_error_maximum(zyte_api):
     assert len(spider_of(crawler).responses) == 4
 
 
-class PinnedChainSpider(RecordingSpider):
-    """Five steps, each pinned to the session of the previous one."""
-
-    policy = "fail"
-
-    async def start(self) -> Any:
-        yield Request("https://example.com/step/0", callback=self.parse)
-
-    def parse(self, response: Any) -> Any:
-        super().parse(response)
-        step = int(response.url.rsplit("/", 1)[1])
-        if step < 4:
-            yield Request(
-                f"https://example.com/step/{step + 1}",
-                callback=self.parse,
-                errback=self.errback,
-                meta={
-                    "zyte_api_session_id": get_request_session_id(response.request),
-                    "zyte_api_session_pin_policy": self.policy,
-                },
-            )
-
-
 @pytest.mark.parametrize(
     ("policy", "steps", "sessions", "lost"),
     [
@@ -441,10 +415,10 @@ async def test_pinned_requests_respect_the_uses_limit(
         zyte_api_settings(
             zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_MAX_USES=2
         ),
-        type("Pinned", (PinnedChainSpider,), {"policy": policy}),
+        type("Pinned", (PinnedChainSpider,), {"policy": policy, "query": ""}),
     )
     responses = spider_of(crawler).responses
-    assert [int(r.url.rsplit("/", 1)[1]) for r in responses] == steps
+    assert [int(r.url.split("/step/")[1]) for r in responses] == steps
     used = Counter(session_id_of(r) for r in responses)
     assert len(used) == sessions
     assert max(used.values()) <= 2  # never past the limit
