@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from scrapy import Request, signals
@@ -51,16 +52,24 @@ class HookFailure(Exception):
     """Raised by the session configs of these tests."""
 
 
-def failing_config(hook: str, *, is_async: bool) -> type[SessionConfig]:
-    """A config for example.com whose *hook* raises once, for page 1 or the
-    first init; the other calls work."""
+def failing_config(
+    hook: str,
+    *,
+    is_async: bool,
+    base: type[SessionConfig] = SessionConfig,
+    pattern: str = "example.com",
+    page_1: str = "page=1",
+) -> type[SessionConfig]:
+    """A config (subclass of *base*, for *pattern*) whose *hook* raises once,
+    for the page whose URL has *page_1*, or for the first init; the other
+    calls work."""
     calls: Counter[str] = Counter()
 
     def should_fail(request: Request) -> bool:
         if hook in {"params", "init_session"}:
             calls[hook] += 1
             return calls[hook] == 1
-        if "page=1" not in request.url or is_session_init_request(request):
+        if page_1 not in request.url or is_session_init_request(request):
             return False
         calls[hook] += 1
         # A check that raises gets the request retried: raise only once.
@@ -91,16 +100,13 @@ def failing_config(hook: str, *, is_async: bool) -> type[SessionConfig]:
         async def init_session(self: Any, session_id: str, request: Any, download: Any):
             if should_fail(request):
                 raise HookFailure(hook)
-            return await SessionConfig.init_session(self, session_id, request, download)
+            return await base.init_session(self, session_id, request, download)
 
         body: dict[str, Any] = {"init_session": init_session}
-    elif hook == "check":
-        # check(response, request): fail on the use response of page 1.
-        body = {hook: wrap(hook, SessionConfig.check)}
     else:
-        body = {hook: wrap(hook, getattr(SessionConfig, hook))}
-    cls = type(f"Failing_{hook}", (SessionConfig,), body)
-    return session_config("example.com")(cls)
+        body = {hook: wrap(hook, getattr(base, hook))}
+    cls = type(f"Failing_{hook}", (base,), body)
+    return session_config(pattern)(cls)
 
 
 class IdleProbe(RecordingSpider):
@@ -165,6 +171,61 @@ async def test_a_raising_hook_never_leaks_a_session(
     # No session slot was left taken.
     assert spider.in_flight_when_idle == 0
     assert crawler.stats.get_value("finish_reason") == "finished"
+
+
+HTTP_HOOKS = [
+    ("enabled", "fails"),
+    ("session_kind", "fails"),
+    ("process_request", "fails"),
+    ("check", "retried"),
+    ("params", "scraped"),
+    ("init_session", "scraped"),
+]
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+@pytest.mark.parametrize(("hook", "fate"), HTTP_HOOKS, ids=[h for h, _ in HTTP_HOOKS])
+@deferred_f_from_coro_f
+async def test_a_raising_hook_never_leaks_an_http_session(
+    site, caplog, hook, fate, is_async
+):
+    landing = site.url("/landing")
+
+    class LandingConfig(SessionConfig):
+        def params(self, request: Request) -> dict[str, Any]:
+            return {"url": landing}
+
+    failing_config(
+        hook,
+        is_async=is_async,
+        base=LandingConfig,
+        pattern=urlsplit(site.url()).netloc,
+        page_1="/page/1",
+    )
+    requests = [Request(site.url(f"/page/{n}"), dont_filter=True) for n in range(PAGES)]
+    crawler = await run_crawl(
+        http_settings(
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_MAX_CONCURRENCY=1,
+            ZYTE_API_SESSION_QUEUE_MAX_ATTEMPTS=5,
+        ),
+        probe_with(requests),
+    )
+    spider = spider_of(crawler)
+    assert isinstance(spider, IdleProbe)
+    scraped = sorted(r.url for r in spider.responses)
+    failed = sorted(f.request.url for f in spider.failures)
+    page_1 = site.url("/page/1")
+    others = sorted(site.url(f"/page/{n}") for n in range(PAGES) if n != 1)
+    if fate == "fails":
+        assert (scraped, failed) == (others, [page_1])
+    else:
+        assert (scraped, failed) == (sorted([*others, page_1]), [])
+    assert f"{hook}() raised an exception" in caplog.text
+    assert spider.in_flight_when_idle == 0
+    # Every page the site served came with a session cookie.
+    pages = [e for e in site.state()["log"] if e["path"].startswith("/page/")]
+    assert all(e["session"] for e in pages)
 
 
 @deferred_f_from_coro_f
