@@ -79,6 +79,17 @@ ALTERNATIVES: dict[str, dict[str, Alternative]] = {
                 },
             ),
             Alternative(
+                "ours-soak",
+                "ours with ZYTE_API_SESSION_POOL_GROWTH='on-demand' and idle "
+                "pools evicted after 10 s",
+                {ZYTE_ADDON: 500, OURS_ADDON: 510},
+                sessions=True,
+                settings={
+                    "ZYTE_API_SESSION_POOL_GROWTH": "on-demand",
+                    "ZYTE_API_SESSION_POOL_IDLE_TIMEOUT": 10.0,
+                },
+            ),
+            Alternative(
                 "ours-size1",
                 "ours with ZYTE_API_SESSION_POOL_SIZE=1",
                 {ZYTE_ADDON: 500, OURS_ADDON: 510},

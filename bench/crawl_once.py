@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.crawler import AsyncCrawlerProcess
 
+import scrapy_session_pools
+
 from . import middlewares
 from .alternatives import crawl_settings, get_alternative
 from .measure import percentile
@@ -179,6 +181,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     result: dict[str, Any] = {
         "scenario": scenario.name,
         "alternative": alternative.name,
+        "package": scrapy_session_pools.__file__,
         "planned": len(planned),
         "successes": spider.successes,
         "failures": dict(spider.failures),

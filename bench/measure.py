@@ -73,3 +73,34 @@ def derived_figures(run: dict[str, Any]) -> dict[str, Any]:
     if run.get("server_cpu") is not None and wall > 0:
         figures["server_share"] = run["server_cpu"] / wall
     return figures
+
+
+def _is_init_outcome(key: str) -> bool:
+    if key.startswith("sessions/init/"):
+        return True
+    return key.startswith("sessions/pools/") and "/init/" in key
+
+
+def session_figures(run: dict[str, Any], domains: int) -> dict[str, Any]:
+    """Return inits per domain, and the inits and evicted pools in the stats.
+
+    ``inits_per_domain`` divides the sessions the server created (``inits``)
+    by the number of domains. ``pool_inits`` counts the init outcomes of
+    scrapy-session-pools in the Scrapy stats (``sessions/init/check-passed``
+    plus every ``sessions/init/*`` failure, or their per-pool versions with
+    ``ZYTE_API_SESSION_STATS_PER_POOL``) and ``pools_evicted`` its
+    ``sessions/pools-evicted``; both are ``None`` for the alternatives
+    without it.
+    """
+    stats = run["stats"]
+    outcomes = [
+        value
+        for key, value in stats.items()
+        if _is_init_outcome(key) and isinstance(value, int)
+    ]
+    ours = any(key.startswith("sessions/") for key in stats)
+    return {
+        "pool_inits": sum(outcomes) if ours else None,
+        "inits_per_domain": run["inits"] / domains if domains else None,
+        "pools_evicted": stats.get("sessions/pools-evicted", 0) if ours else None,
+    }

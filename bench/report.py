@@ -67,6 +67,11 @@ _EXTRA_COLUMNS: dict[str, list[_Column]] = {
         ("RSS KB/pool", _number("rss_delta_per_pool", 2)),
     ],
     "http": [("pages/session", _number("pages_per_session", 1))],
+    "soak": [
+        ("pool inits", _number("pool_inits", 0)),
+        ("inits/domain", _number("inits_per_domain", 3)),
+        ("evicted", _number("pools_evicted", 0)),
+    ],
 }
 
 

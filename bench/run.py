@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Any
 from scrapy_session_pools.testing import FakeSite, FakeZyteAPI
 
 from .alternatives import ALTERNATIVES
-from .measure import derived_figures, median, process_cpu_seconds, server_figures
+from .measure import (
+    derived_figures,
+    median,
+    process_cpu_seconds,
+    server_figures,
+    session_figures,
+)
 from .report import notes, table
 from .scenarios import SCENARIOS, Scenario
 
@@ -55,6 +61,9 @@ _MEDIAN_KEYS = (
     "wait_p50",
     "wait_p95",
     "wait_max",
+    "pool_inits",
+    "inits_per_domain",
+    "pools_evicted",
 )
 
 
@@ -129,6 +138,17 @@ def _crawl_command(
     return command + list(extra)
 
 
+def _pythonpath() -> str:
+    """Return the PYTHONPATH of a crawl: the repository, then the caller's.
+
+    A PYTHONPATH set by the caller is kept (after the repository root), so
+    that e.g. ``PYTHONPATH=/tmp/before/src`` measures another checkout of
+    the package with this harness.
+    """
+    inherited = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([str(ROOT), *([inherited] if inherited else [])])
+
+
 def _run_crawl(command: list[str]) -> dict[str, Any]:
     completed = subprocess.run(  # noqa: PLW1510
         command,
@@ -136,7 +156,7 @@ def _run_crawl(command: list[str]) -> dict[str, Any]:
         capture_output=True,
         text=True,
         timeout=_CRAWL_TIMEOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": _pythonpath()},
     )
     lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
     if completed.returncode != 0 or not lines:
@@ -173,6 +193,7 @@ def measure_once(
     )
     run.update(server_figures(server.state()))
     run.update(derived_figures(run))
+    run.update(session_figures(run, scenario.domain_count(requests)))
     waits = run.get("waits")
     if waits:
         run.update(wait_p50=waits["p50"], wait_p95=waits["p95"], wait_max=waits["max"])
@@ -301,6 +322,7 @@ def run_scenario(scenario: Scenario, args: argparse.Namespace) -> dict[str, Any]
             "platform": platform.platform(),
         },
         "config": {
+            "package": runs[0].get("package") if runs else None,
             "requests": requests,
             "domains": scenario.domain_count(requests),
             "rounds": args.rounds,

@@ -16,7 +16,9 @@ class Scenario:
     *server* is ``"zyte_api"`` (the fake Zyte API) or ``"site"`` (the
     session-gated website, crawled with plain HTTP sessions). Requests go to
     *domains* domains round-robin, or, with *per_domain*, to consecutive
-    groups of that many requests per domain. *knobs* is the query string of
+    groups of that many requests per domain, or, with *spread*, to
+    ``requests / spread`` domains round-robin (each domain gets *spread*
+    requests, spaced one round of domains apart). *knobs* is the query string of
     the fake API scenario knobs appended to every URL; *location* is set as
     the ``zyte_api_session_location`` meta key of every request.
     """
@@ -29,6 +31,8 @@ class Scenario:
     requests: int
     domains: int = 1
     per_domain: int | None = None
+    #: Requests per domain, sent round-robin over the domains.
+    spread: int | None = None
     concurrency: int = 32
     server_options: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
@@ -49,6 +53,8 @@ class Scenario:
         """Return the number of domains of a run of *requests* requests."""
         if self.per_domain is not None:
             return max(1, -(-requests // self.per_domain))
+        if self.spread is not None:
+            return max(1, -(-requests // self.spread))
         return self.domains
 
     def planned(
@@ -65,6 +71,7 @@ class Scenario:
             meta["zyte_api_session_location"] = dict(self.location)
         knobs = "".join(f"&{k}" for k in (self.knobs, extra_knobs) if k)
         planned = []
+        domains = self.domain_count(requests)
         for index in range(requests):
             if self.server == "site":
                 url = f"{base_url}/page/{index}?n={index}{knobs}"
@@ -72,7 +79,7 @@ class Scenario:
                 if self.per_domain is not None:
                     domain = index // self.per_domain
                 else:
-                    domain = index % self.domains
+                    domain = index % domains
                 url = f"https://d{domain}.example/p/{index}?n={index}{knobs}"
             planned.append((url, dict(meta)))
         return planned
@@ -161,6 +168,22 @@ SCENARIOS: dict[str, Scenario] = {
             requests=4000,
             per_domain=2,
             memory=True,
+        ),
+        Scenario(
+            name="soak",
+            title="7. Soak: 4 requests per domain, round-robin, idle eviction",
+            measures=(
+                "Pool eviction under a broad crawl: 4 requests per domain, "
+                "round-robin over the domains, so the later requests of a "
+                "domain wait in Scrapy's scheduler while other domains are "
+                "crawled; on-demand growth, idle pools evicted after 10 s. "
+                "Inits per domain and pools evicted count pools evicted too "
+                "early (target: <= 1.1 inits per domain)."
+            ),
+            server="zyte_api",
+            alternatives=(*_ZYTE[:2], "ours-soak"),
+            requests=16000,
+            spread=4,
         ),
         Scenario(
             name="http",
