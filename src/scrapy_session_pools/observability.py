@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from . import signals, stats
 from .snapshots import SessionInfo
 from .tasks import start_background
+from .transport_watch import TransportWatch, silence_limit
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -99,6 +100,9 @@ class PoolsObserver:
         self._wait_sample = _Reservoir(_SAMPLE_SIZE)
         self._uses = _Summary()
         self._lifetimes = _Summary()
+        self._transport = TransportWatch(
+            crawler, pools, silence_limit=silence_limit(crawler)
+        )
 
     def _send(self, signal: object, **kwargs: object) -> None:
         self._crawler.signals.send_catch_log(signal=signal, **kwargs)
@@ -136,11 +140,13 @@ class PoolsObserver:
         """Track the peak of waiting requests; send :data:`signals.pool_exhausted`."""
         self._waiting += 1
         self._peak_waiting = max(self._peak_waiting, self._waiting)
+        self._transport.request_waiting(pool, request)
         self._send(signals.pool_exhausted, pool=pool.id, waiting=pool.waiting)
 
     def request_stopped_waiting(self, pool: Pool, request: Request) -> None:
         """Count a request that no longer waits."""
         self._waiting -= 1
+        self._transport.request_stopped_waiting(request)
 
     def request_served(self, pool: Pool, request: Request, waited: float) -> None:
         """Record how long *request* waited for its session."""
@@ -152,7 +158,8 @@ class PoolsObserver:
         self._send(signals.session_wait_timeout, pool=pool.id, request=request)
 
     def start(self) -> None:
-        """Start the periodic log line, if an interval is set."""
+        """Start watching the transport, and the periodic log line if set."""
+        self._transport.start()
         if self._log_interval and self._task is None:
             self._task = start_background(
                 self._log_periodically(), "logging the session pools"
@@ -160,6 +167,7 @@ class PoolsObserver:
 
     def stop(self) -> None:
         """Stop the periodic log, set the gauges and log the per-pool summary."""
+        self._transport.stop()
         if self._task is not None:
             self._task.cancel()
             self._task = None
