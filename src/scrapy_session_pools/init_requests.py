@@ -15,6 +15,7 @@ from scrapy.http.request import NO_CALLBACK
 
 from . import meta, stats
 from .backends import InitFailure
+from .context import UsesContext
 from .errors import TooManyBadSessionInits, troubleshooting_link
 from .hooks import HookError, run_hook
 from .session import Session
@@ -23,15 +24,13 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from scrapy import Request
-    from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from .backends import Backends, SessionBackend
+    from .backends import SessionBackend
     from .config import SessionConfig
+    from .context import SessionContext
     from .errors import SpiderCloser
     from .pool import Pool
-    from .settings import PoolsSettings
-    from .stats import SessionStats
 
 logger = logging.getLogger(__name__)
 
@@ -72,26 +71,16 @@ class _InitAttempt:
         return any(exception is error for error in self.download_errors)
 
 
-class SessionInitializer:
+class SessionInitializer(UsesContext):
     """Creates the sessions of pools with :meth:`SessionConfig.init_session`.
 
-    *backends* maps session kinds to their backends; *closer* tells whether
-    the crawl is stopping (then no init request is sent any more) and closes
-    it when a pool has too many failed initializations in a row.
+    *closer* tells whether the crawl is stopping (then no init request is
+    sent any more) and closes it when a pool has too many failed
+    initializations in a row.
     """
 
-    def __init__(
-        self,
-        crawler: Crawler,
-        settings: PoolsSettings,
-        session_stats: SessionStats,
-        backends: Backends,
-        closer: SpiderCloser,
-    ) -> None:
-        self._crawler = crawler
-        self._settings = settings
-        self._stats = session_stats
-        self._backends = backends
+    def __init__(self, context: SessionContext, closer: SpiderCloser) -> None:
+        self._context = context
         self._closer = closer
         self._closed = asyncio.Event()
         #: Sessions being initialized, with their backends, by session ID

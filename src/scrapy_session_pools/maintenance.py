@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from . import meta
+from .context import UsesContext
 from .persistence.state import dump_pools, load_session, saved_sessions
 from .persistence.stores.file import FileStore
 from .session import RetireReason
@@ -17,14 +18,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from scrapy import Request
-    from scrapy.crawler import Crawler
 
-    from .backends import Backends
+    from .context import SessionContext
     from .pool import Pool
     from .pool_registry import PoolRegistry
     from .session import Session
-    from .settings import PoolsSettings
-    from .stats import SessionStats
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +64,7 @@ class PendingRequests:
             self._counts.pop(pool_id, None)
 
 
-class PoolMaintenance:
+class PoolMaintenance(UsesContext):
     """Background care of the pools of a crawl.
 
     With a state file (:setting:`ZYTE_API_SESSION_STATE_FILE`, or the
@@ -80,19 +78,13 @@ class PoolMaintenance:
 
     def __init__(
         self,
-        crawler: Crawler,
-        settings: PoolsSettings,
+        context: SessionContext,
         pools: PoolRegistry,
-        session_stats: SessionStats,
-        backends: Backends,
-        *,
         pool_of: Callable[[Request], str | None],
     ) -> None:
-        self._crawler = crawler
-        self._settings = settings
+        self._context = context
         self._pools = pools
-        self._stats = session_stats
-        self._backends = backends
+        settings = context.settings
         self._store = FileStore(settings.state_file) if settings.state_file else None
         state = self._store.load() if self._store is not None else None
         self._saved = saved_sessions(state)

@@ -14,6 +14,7 @@ from . import meta
 from .backends import Backends
 from .backends.http import HTTPBackend
 from .backends.zyte_api import ZyteAPIBackend
+from .context import SessionContext
 from .errors import SpiderCloser
 from .handles import SessionHandle
 from .hooks import run_hook
@@ -75,12 +76,9 @@ class SessionManager:
             ]
         )
         self._closer = SpiderCloser(crawler, self._close_pools)
-        self._judge = SessionJudge(
-            crawler, settings, self._stats, self._backends, self._closer
-        )
-        self._initializer = SessionInitializer(
-            crawler, settings, self._stats, self._backends, self._closer
-        )
+        context = SessionContext(crawler, settings, self._stats, self._backends)
+        self._judge = SessionJudge(context, self._closer)
+        self._initializer = SessionInitializer(context, self._closer)
         self._observer = PoolsObserver(
             crawler,
             self._stats,
@@ -96,23 +94,11 @@ class SessionManager:
         self._request_configs: WeakKeyDictionary[Request, SessionConfig] = (
             WeakKeyDictionary()
         )
-        self._maintenance = PoolMaintenance(
-            crawler,
-            settings,
-            self._pools,
-            self._stats,
-            self._backends,
-            pool_of=self.get_pool,
-        )
+        self._maintenance = PoolMaintenance(context, self._pools, self.get_pool)
         #: Requests of each pool still in Scrapy's scheduler.
         self.pending_requests = self._maintenance.pending
         self._resolver = PoolResolver(
-            crawler,
-            settings,
-            self._pools,
-            session_stats=self._stats,
-            backends=self._backends,
-            restored_sessions=self._maintenance.restored_sessions,
+            context, self._pools, self._maintenance.restored_sessions
         )
         self._leases = Leases()
         self._config_usage = ConfigUsage(session_config_registry)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import meta
 from .backends import SessionKind
+from .context import UsesContext
 from .errors import PoolError
 from .hooks import HookError, run_hook
 from .identities import Profile, parse_profiles
@@ -22,44 +23,34 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from scrapy import Request
-    from scrapy.crawler import Crawler
 
-    from .backends import Backends
     from .config import SessionConfig
+    from .context import SessionContext
     from .pool import Pool
     from .pool_options import PoolOptions
     from .pool_registry import PoolRegistry
-    from .settings import PoolsSettings
-    from .stats import SessionStats
 
 logger = logging.getLogger(__name__)
 
 _KIND_NAMES = {SessionKind.ZYTE_API: "Zyte API", SessionKind.HTTP: "HTTP"}
 
 
-class PoolResolver:
+class PoolResolver(UsesContext):
     """Finds the pool of each request, creating it on first use.
 
-    *backends* are the kinds of session; *restored_sessions* returns the
-    saved sessions of a new pool. Zyte API sessions are the default kind when
+    *pools* is the registry of pools; *restored_sessions* returns the saved
+    sessions of a new pool. Zyte API sessions are the default kind when
     scrapy-zyte-api's download handler is the transport of the crawl.
     """
 
     def __init__(
         self,
-        crawler: Crawler,
-        settings: PoolsSettings,
+        context: SessionContext,
         pools: PoolRegistry,
-        *,
-        session_stats: SessionStats,
-        backends: Backends,
         restored_sessions: Callable[[Pool], list[Session]],
     ) -> None:
-        self._crawler = crawler
-        self._settings = settings
+        self._context = context
         self._pools = pools
-        self._stats = session_stats
-        self._backends = backends
         self._restored_sessions = restored_sessions
 
     async def resolve(self, request: Request, config: SessionConfig) -> Pool:

@@ -89,35 +89,28 @@ class TransportWatch:
         self._timer: asyncio.TimerHandle | None = None
         self._is_running = False
 
+    def _subscriptions(self) -> tuple[tuple[Callable[..., None], object], ...]:
+        return (
+            (self._reached, signals.request_reached_downloader),
+            (self._left, signals.request_left_downloader),
+            (self._answered, signals.response_downloaded),
+        )
+
     def start(self) -> None:
         """Start following downloads."""
         if self._is_running:
             return
         self._is_running = True
-        self._crawler.signals.connect(
-            self._reached, signal=signals.request_reached_downloader
-        )
-        self._crawler.signals.connect(
-            self._left, signal=signals.request_left_downloader
-        )
-        self._crawler.signals.connect(
-            self._answered, signal=signals.response_downloaded
-        )
+        for handler, signal in self._subscriptions():
+            self._crawler.signals.connect(handler, signal=signal)
 
     def stop(self) -> None:
         """Stop following downloads (the crawl is over)."""
         if not self._is_running:
             return
         self._is_running = False
-        self._crawler.signals.disconnect(
-            self._reached, signal=signals.request_reached_downloader
-        )
-        self._crawler.signals.disconnect(
-            self._left, signal=signals.request_left_downloader
-        )
-        self._crawler.signals.disconnect(
-            self._answered, signal=signals.response_downloaded
-        )
+        for handler, signal in self._subscriptions():
+            self._crawler.signals.disconnect(handler, signal=signal)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

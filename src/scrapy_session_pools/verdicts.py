@@ -8,26 +8,24 @@ from typing import TYPE_CHECKING, Any
 
 from . import meta, stats
 from .backends import Outcome
+from .context import UsesContext
 from .hooks import HookError, run_hook, wrong_result
 from .session import RetireReason
 
 if TYPE_CHECKING:
     from scrapy import Request
-    from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from .backends import Backends
     from .config import SessionConfig
+    from .context import SessionContext
     from .errors import SpiderCloser
     from .pool import Pool
     from .session import Session
-    from .settings import PoolsSettings
-    from .stats import SessionStats
 
 logger = logging.getLogger(__name__)
 
 
-class SessionJudge:
+class SessionJudge(UsesContext):
     """Applies the verdict of each response and error to its session.
 
     A response is judged by its backend first (bans, rate limits), then by
@@ -35,18 +33,8 @@ class SessionJudge:
     the contract's stats and retires, pauses or forgives the session.
     """
 
-    def __init__(
-        self,
-        crawler: Crawler,
-        settings: PoolsSettings,
-        session_stats: SessionStats,
-        backends: Backends,
-        closer: SpiderCloser,
-    ) -> None:
-        self._crawler = crawler
-        self._settings = settings
-        self._stats = session_stats
-        self._backends = backends
+    def __init__(self, context: SessionContext, closer: SpiderCloser) -> None:
+        self._context = context
         self._closer = closer
 
     async def judge_response(
