@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
@@ -63,12 +64,19 @@ def proxies(_proxy_servers: list[FakeProxy]) -> list[FakeProxy]:
     return _proxy_servers
 
 
-@pytest.fixture(autouse=True)
-def _isolated_session_config_registry() -> Iterator[None]:
-    snapshot = copy.deepcopy(vars(session_config_registry))
+@contextmanager
+def isolated_registry(registry: object) -> Iterator[None]:
+    """Restore the rules of *registry* (a web-poet registry) afterwards."""
+    snapshot = copy.deepcopy(vars(registry))
     try:
         yield
     finally:
-        state = vars(session_config_registry)
+        state = vars(registry)
         state.clear()
         state.update(snapshot)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_session_config_registry() -> Iterator[None]:
+    with isolated_registry(session_config_registry):
+        yield

@@ -8,7 +8,6 @@ scrapy-zyte-api users looks for.
 
 from __future__ import annotations
 
-import copy
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,6 +22,7 @@ from scrapy_zyte_api._session import (
 
 import scrapy_session_pools
 
+from .conftest import isolated_registry
 from .helpers import (
     CLOSESPIDER_TIMEOUT,
     run_crawl,
@@ -388,13 +388,8 @@ def session_config_for(library: Any) -> type:
 
 @pytest.fixture
 def _their_registry_isolated() -> Iterator[None]:
-    snapshot = copy.deepcopy(vars(their_session_config_registry))
-    try:
+    with isolated_registry(their_session_config_registry):
         yield
-    finally:
-        state = vars(their_session_config_registry)
-        state.clear()
-        state.update(snapshot)
 
 
 @pytest.mark.usefixtures("_their_registry_isolated")

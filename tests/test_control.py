@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -217,28 +218,58 @@ class ChainSpider(RecordingSpider):
 
 
 @pytest.mark.parametrize(
-    ("policy", "steps", "sessions", "lost"),
+    ("ending", "policy", "outcome"),
     [
-        pytest.param("fail", [0, 1], 1, 1, id="fail"),
-        pytest.param("renew", [0, 1, 2, 3, 4], 3, 2, id="renew"),
+        # A session expires at its 4th use (the init is the 1st): the first
+        # one at step 2; with "renew", the chain's new session at step 4.
+        pytest.param(
+            ("?expire_after=3", {}),
+            "fail",
+            ([0, 1], 1, {"use/expired": 1, "use/pinned-session-lost": 1}),
+            id="expired-fail",
+        ),
+        pytest.param(
+            ("?expire_after=3", {}),
+            "renew",
+            ([0, 1, 2, 3, 4], 3, {"use/expired": 2, "use/pinned-session-lost": 2}),
+            id="expired-renew",
+        ),
+        # A session at its uses limit (2) counts as lost for the chain.
+        pytest.param(
+            ("", {"ZYTE_API_SESSION_MAX_USES": 2}),
+            "fail",
+            ([0, 1], 1, {"use/pinned-session-lost": 1}),
+            id="max-uses-fail",
+        ),
+        pytest.param(
+            ("", {"ZYTE_API_SESSION_MAX_USES": 2}),
+            "renew",
+            ([0, 1, 2, 3, 4], 3, {"use/pinned-session-lost": 2}),
+            id="max-uses-renew",
+        ),
     ],
 )
 @deferred_f_from_coro_f
-async def test_pinned_chain_follows_its_policy_when_its_session_dies(
-    zyte_api, policy, steps, sessions, lost
+async def test_pinned_chain_follows_its_policy_when_its_session_ends(
+    zyte_api, ending, policy, outcome
 ):
-    # A session expires at its 4th use (the init is the 1st): the first one
-    # at step 2; with "renew", the chain's new session at step 4.
+    # ending: the fake API scenario of the steps and the pool's limits;
+    # outcome: the steps scraped, the sessions they used, the stats.
+    (query, limits), (steps, sessions, stats) = ending, outcome
     crawler = await run_crawl(
-        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=2),
-        type("Chain", (ChainSpider,), {"policy": policy}),
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_SIZE=2, **limits),
+        type("Chain", (ChainSpider,), {"policy": policy, "query": query}),
     )
     responses = spider_of(crawler).responses
     assert [int(r.url.split("/step/")[1].split("?")[0]) for r in responses] == steps
-    assert len({session_id_of(r) for r in responses}) == sessions
-    stats = session_stats(crawler)
-    assert stats["use/expired"] == lost
-    assert stats["use/pinned-session-lost"] == lost
+    used = Counter(session_id_of(r) for r in responses)
+    assert len(used) == sessions
+    # What Zyte API saw agrees with the limit: an init, then at most 2 uses.
+    if limits:
+        seen = Counter(e["session"] for e in zyte_api.state()["log"] if e["session"])
+        assert max(seen.values()) <= 3
+    observed = session_stats(crawler)
+    assert {key: observed.get(key, 0) for key in stats} == stats
     if policy == "fail":
         [failure] = spider_of(crawler).failures
         assert "pinned to session" in str(failure.value)

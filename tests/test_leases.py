@@ -27,13 +27,11 @@ from .helpers import (
     RecordingSpider,
     http_settings,
     run_crawl,
-    session_id_of,
     session_stats,
     spider_of,
     spider_with,
     zyte_api_settings,
 )
-from .test_control import ChainSpider as PinnedChainSpider
 
 PAGES = 4
 
@@ -459,31 +457,3 @@ async def test_mark_bad_retires_a_session_at_the_error_maximum(zyte_api):
     assert stats["retired/errors"] == 2
     assert stats["init/check-passed"] == 3
     assert len(spider_of(crawler).responses) == 4
-
-
-@pytest.mark.parametrize(
-    ("policy", "steps", "sessions", "lost"),
-    [
-        pytest.param("fail", [0, 1], 1, 1, id="fail"),
-        pytest.param("renew", [0, 1, 2, 3, 4], 3, 2, id="renew"),
-    ],
-)
-@deferred_f_from_coro_f
-async def test_pinned_requests_respect_the_uses_limit(
-    zyte_api, policy, steps, sessions, lost
-):
-    crawler = await run_crawl(
-        zyte_api_settings(
-            zyte_api, ZYTE_API_SESSION_POOL_SIZE=1, ZYTE_API_SESSION_MAX_USES=2
-        ),
-        type("Pinned", (PinnedChainSpider,), {"policy": policy, "query": ""}),
-    )
-    responses = spider_of(crawler).responses
-    assert [int(r.url.split("/step/")[1]) for r in responses] == steps
-    used = Counter(session_id_of(r) for r in responses)
-    assert len(used) == sessions
-    assert max(used.values()) <= 2  # never past the limit
-    # What Zyte API saw agrees: no session used more than twice.
-    seen = Counter(e["session"] for e in zyte_api.state()["log"] if e["session"])
-    assert max(seen.values()) <= 3  # its init, then two uses
-    assert session_stats(crawler)["use/pinned-session-lost"] == lost
