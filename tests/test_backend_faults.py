@@ -78,7 +78,12 @@ async def test_slow_transport_is_logged_and_every_page_is_scraped(
     spider = spider_of(crawler)
     assert len(spider.responses) == 2
     assert spider.failures == []
-    assert session_stats(crawler) == {"init/check-passed": 1, "use/check-passed": 2}
+    # Blocked twice: while the init waited 2.5 s, then while both pages did.
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 2,
+        "transport-blocked": 2,
+    }
     warnings = watch_warnings(caplog)
     assert warnings
     message = warnings[0].getMessage()
@@ -177,7 +182,11 @@ async def test_transport_killed_mid_crawl_is_logged_and_the_crawl_ends(
         "ClientConnectorError"
     ] * 5
     # A transport error is not the session's fault: it is kept.
-    assert session_stats(crawler) == {"init/check-passed": 1, "use/check-passed": 1}
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 1,
+        "transport-blocked": 1,
+    }
     warnings = watch_warnings(caplog)
     assert warnings
     assert "Session pool example.com is blocked on the transport" in (

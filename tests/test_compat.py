@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from scrapy_session_pools.testing import FakeZyteAPI
 
 ZYTE_API_PREFIX = "scrapy-zyte-api/sessions/"
+FAST_RETRY_POLICY = "tests.fast_retries.FAST_RETRY_POLICY"
 
 
 class SessionIDRemover:
@@ -262,6 +263,32 @@ SCENARIOS = [
         ),
         id="pool-per-init-params",
     ),
+    # Transport faults of Zyte API itself (see tests/test_fault_matrix.py),
+    # retried by the same python-zyte-api policy, without waits, on both.
+    *(
+        pytest.param(
+            Scenario(
+                f"https://example.com/?fault={fault}",
+                {
+                    "ZYTE_API_SESSION_POOL_SIZE": 1,
+                    "ZYTE_API_SESSION_RETRY_POLICY": FAST_RETRY_POLICY,
+                    # Theirs keeps a request waiting on a pool closed by bad
+                    # inits for its whole wait budget (60 s by default).
+                    "ZYTE_API_SESSION_QUEUE_WAIT_TIME": 0.05,
+                },
+                2,
+                failures=failures,
+            ),
+            id=f"fault-{fault.replace('&', '-').replace('=', '-')}",
+        )
+        for fault, failures in (
+            ("500", 2),
+            ("500&fault_times=1", 0),
+            ("bad_json", 2),
+            ("bad_json&fault_times=1", 1),
+            ("drop&fault_times=1", 0),
+        )
+    ),
 ]
 
 
@@ -309,6 +336,20 @@ def their_stats(crawler: Any) -> dict[str, Any]:
     }
 
 
+def failure_names(crawler: Any) -> list[str]:
+    """Return, sorted, the first base of the exception of each failed request
+    that neither library defines: what an errback of theirs can catch."""
+    libraries = ("scrapy_session_pools", "scrapy_zyte_api")
+    return sorted(
+        next(
+            cls.__qualname__
+            for cls in type(failure.value).__mro__
+            if not cls.__module__.startswith(libraries)
+        )
+        for failure in spider_of(crawler).failures
+    )
+
+
 def raw_messages(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [str(record.msg) for record in caplog.records]
 
@@ -349,6 +390,7 @@ async def test_same_session_stats_as_scrapy_zyte_api(zyte_api, scenario, caplog)
         bool(e["session"]) for e in their_log
     ]
     assert len(spider_of(ours).failures) == scenario.failures
+    assert failure_names(ours) == failure_names(theirs)
     for expected in scenario.messages:
         assert any(expected in message for message in their_messages), expected
         assert any(expected in message for message in our_messages), expected

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from http.client import RemoteDisconnected
 from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
@@ -427,8 +428,26 @@ def test_reset_forgets_sessions_and_the_log(site):
         "sessions_created": 0,
         "live_sessions": {},
         "requests": 0,
+        "faults": 0,
         "log": [],
     }
+
+
+def test_fault_drop_closes_the_connection_for_fault_times_requests(site):
+    session_id = open_session(site)
+    with pytest.raises((RemoteDisconnected, ConnectionResetError)):
+        visit(site, "/page/1?fault=drop&fault_times=1", session_id)
+    answer = visit(site, "/page/1?fault=drop&fault_times=1", session_id)
+    assert answer.status == 200
+    assert site.state()["faults"] == 1
+    # The dropped request reached no rule: the session was used once.
+    assert site.state()["live_sessions"][session_id]["uses"] == 1
+
+
+def test_site_has_no_answer_faults(site):
+    answer = fetch(site.url("/page/1?fault=500"))
+    assert answer.status == 400
+    assert "knob fault='500': expected drop" in answer.text
 
 
 # The proxy

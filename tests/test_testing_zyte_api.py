@@ -6,6 +6,7 @@ import asyncio
 import base64
 import json
 from concurrent.futures import ThreadPoolExecutor
+from http.client import RemoteDisconnected
 from typing import TYPE_CHECKING, Any
 from urllib.error import HTTPError
 from urllib.request import ProxyHandler, Request, build_opener
@@ -459,6 +460,7 @@ def test_reset_forgets_sessions_counters_and_log(server):
         "sessions_created": 0,
         "live_sessions": {},
         "dead_sessions": 0,
+        "faults": 0,
         "log": [],
     }
     assert (
@@ -497,3 +499,62 @@ def test_real_zyte_api_client_gets_browser_html_and_session_expired_errors(serve
     assert answer["session"] == {"id": "s1"}
     assert error.status == 422
     assert error.parsed.type == "/problem/session-expired"
+
+
+def raw_extract(server: FakeZyteAPI, url: str) -> tuple[int, str, bytes]:
+    """POST an extract request for *url*; return status, content type, body."""
+    request = Request(
+        server.url("/v1/extract"),
+        data=json.dumps({"url": url, "browserHtml": True}).encode(),
+        method="POST",
+    )
+    request.add_header("Content-Type", "application/json")
+    try:
+        with _opener.open(request, timeout=10) as response:
+            return response.status, response.headers["Content-Type"], response.read()
+    except HTTPError as error:
+        with error:
+            return error.code, error.headers["Content-Type"], error.read()
+
+
+def test_fault_500_is_a_plain_text_server_error(server):
+    status, content_type, body = raw_extract(server, "https://example.com/?fault=500")
+    assert (status, content_type, body) == (
+        500,
+        "text/plain; charset=utf-8",
+        b"500 Internal Server Error",
+    )
+
+
+def test_fault_bad_json_is_a_200_with_invalid_json(server):
+    status, content_type, body = raw_extract(
+        server, "https://example.com/?fault=bad_json"
+    )
+    assert (status, content_type) == (200, "application/json")
+    with pytest.raises(ValueError, match="Expecting value"):
+        json.loads(body)
+
+
+def test_fault_drop_closes_the_connection_without_an_answer(server):
+    with pytest.raises((RemoteDisconnected, ConnectionResetError)):
+        raw_extract(server, "https://example.com/?fault=drop")
+    entry = server.state()["log"][-1]
+    assert (entry["status"], entry["problem"]) == (None, "fault:drop")
+
+
+def test_fault_times_counts_per_url_and_reset_forgets_it(server):
+    url = "https://example.com/?fault=500&fault_times=2"
+    statuses = [raw_extract(server, url)[0] for _ in range(3)]
+    assert statuses == [500, 500, 200]
+    assert raw_extract(server, f"{url}&other=1")[0] == 500  # another URL
+    assert server.state()["faults"] == 3
+    server.reset()
+    assert raw_extract(server, url)[0] == 500
+
+
+def test_unknown_fault_is_a_bad_request(server):
+    status, answer = extract(server, {"url": "https://example.com/?fault=slow"})
+    assert status == 400
+    assert answer["detail"] == (
+        "Scenario knob fault='slow': expected 500 or bad_json or drop."
+    )

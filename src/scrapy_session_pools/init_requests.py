@@ -151,10 +151,12 @@ class SessionInitializer(UsesContext):
                 troubleshooting_link("bad-session-inits"),
                 extra={"spider": self._crawler.spider, "pool": pool.id},
             )
-            raise TooManyBadSessionInits(
+            error = TooManyBadSessionInits(
                 f"{pool.counts.bad_inits} consecutive session initializations failed in "
                 f"pool {pool.id!r}"
             )
+            pool.close(error)  # its waiting requests fail for the same reason
+            raise error
 
     async def _sleep(self, seconds: float) -> None:
         if seconds <= 0:

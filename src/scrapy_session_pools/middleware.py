@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from scrapy import signals
-from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware, get_retry_request
 from scrapy.exceptions import IgnoreRequest
 
 from . import meta
@@ -61,6 +61,8 @@ class SessionPoolsMiddleware:
         self._crawler = crawler
         #: The :class:`~scrapy_session_pools.manager.SessionManager` of the crawl.
         self.manager = manager
+        #: Scrapy's retry middleware, if enabled (known once the engine starts).
+        self._scrapy_retry: RetryMiddleware | None = None
 
     def get_pool(self, request: Request) -> str | None:
         """Return the pool ID of *request*, or ``None`` if it has no session."""
@@ -89,9 +91,23 @@ class SessionPoolsMiddleware:
     ) -> Request | None:
         """Retry *request* with a new session if *exception* is a session error."""
         outcome = self.manager.report_exception(request, exception)
-        if outcome is None:
+        if outcome is None or self._is_retried_by_scrapy(request, exception):
             return None
         return self._retry(request, _RETRY_REASONS[outcome])
+
+    def _is_retried_by_scrapy(self, request: Request, exception: Exception) -> bool:
+        """Whether Scrapy's retry middleware retries *request* after us.
+
+        It does for :setting:`RETRY_EXCEPTIONS` (e.g. the connection errors of
+        HTTP sessions): retried there, the request is retried, counted and
+        given up on once, not twice.
+        """
+        retry = self._scrapy_retry
+        return (
+            retry is not None
+            and isinstance(exception, retry.exceptions_to_retry)
+            and not request.meta.get("dont_retry", False)
+        )
 
     def _retry(self, request: Request, reason: str) -> Request | None:
         request.meta.pop(meta.ASSIGNED_META_KEY, None)
@@ -99,6 +115,15 @@ class SessionPoolsMiddleware:
         return get_retry_request(request, spider=self._crawler.spider, reason=reason)
 
     async def _engine_started(self) -> None:
+        assert self._crawler.engine is not None
+        self._scrapy_retry = next(
+            (
+                component
+                for component in self._crawler.engine.downloader.middleware.middlewares
+                if isinstance(component, RetryMiddleware)
+            ),
+            None,
+        )
         self.manager.start()
 
     async def _spider_closed(self, reason: str) -> None:

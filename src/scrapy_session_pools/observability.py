@@ -101,7 +101,7 @@ class PoolsObserver:
         self._uses = _Summary()
         self._lifetimes = _Summary()
         self._transport = TransportWatch(
-            crawler, pools, silence_limit=silence_limit(crawler)
+            crawler, session_stats, pools, silence_limit=silence_limit(crawler)
         )
 
     def _send(self, signal: object, **kwargs: object) -> None:

@@ -289,14 +289,14 @@ class Pool:
             self._creations.start(template, None, None)
         return True
 
-    def close(self) -> None:
-        """Stop all work: cancel creations and release every waiting request."""
+    def close(self, cause: BaseException | None = None) -> None:
+        """Stop all work; fail waiting requests with *cause* or IgnoreRequest."""
         if self.is_closed:
             return
         self._closed.set()
         self._age_limits.stop()
         self._creations.cancel_all()
-        self._line.release_all(IgnoreRequest(f"Session pool {self.id} closed"))
+        self._line.release_all(cause or IgnoreRequest(f"Session pool {self.id} closed"))
 
     async def _reserve(self, request: Request, deadline: float) -> Slot:
         if self.is_closed:

@@ -29,6 +29,8 @@ USE_RATE_LIMITED = "use/rate-limited"
 RETIRED = "retired/"
 USE_PIN_LOST = "use/pinned-session-lost"
 POOLS_EVICTED = "pools-evicted"
+#: A pool found blocked on a silent transport (once per silence).
+TRANSPORT_BLOCKED = "transport-blocked"
 
 #: Gauges, set when the spider closes (never per pool).
 GAUGE_PEAK_LIVE = "gauges/peak-live-sessions"

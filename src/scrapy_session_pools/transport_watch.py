@@ -13,6 +13,7 @@ from scrapy import signals
 
 from . import meta
 from .errors import troubleshooting_link
+from .stats import TRANSPORT_BLOCKED
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
     from .pool import Pool
+    from .stats import SessionStats
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,8 @@ class TransportWatch:
     count as answers). While it is silent and a pool
     of *pools* has session initializations in flight or requests waiting
     for a session, one WARNING per such pool says so, repeated at most every
-    :data:`REPEAT_INTERVAL` seconds; an INFO line says when the transport
-    answers again.
+    :data:`REPEAT_INTERVAL` seconds, and the ``transport-blocked`` stat of
+    the pool counts one; an INFO line says when the transport answers again.
 
     When the engine is closing while the transport is silent and session
     work waits on it, the watch closes *pools*, which cancels their
@@ -71,11 +73,13 @@ class TransportWatch:
     def __init__(
         self,
         crawler: Crawler,
+        session_stats: SessionStats,
         pools: Callable[[], Iterable[Pool]],
         *,
         silence_limit: float,
     ) -> None:
         self._crawler = crawler
+        self._stats = session_stats
         self._pools = pools
         self._silence_limit = silence_limit
         self._in_flight: WeakKeyDictionary[Request, float] = WeakKeyDictionary()
@@ -172,6 +176,8 @@ class TransportWatch:
         if silence >= self._silence_limit:
             for pool in blocked:
                 warned_at = self._warned.get(pool.id)
+                if warned_at is None:
+                    self._stats.increment(TRANSPORT_BLOCKED, pool.id)
                 if warned_at is None or now - warned_at >= REPEAT_INTERVAL:
                     self._warned[pool.id] = now
                     self._warn(pool, silence, now, in_flight[pool.id])

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from scrapy_session_pools.testing.admin import OptionsAndState, add_admin_routes
 from scrapy_session_pools.testing.errors import ErrorAnswer
+from scrapy_session_pools.testing.faults import fault_response
 from scrapy_session_pools.testing.site_requests import (
     _identity_of,
     _Knobs,
@@ -92,6 +93,8 @@ class _FakeSite:
             knobs = _Knobs.from_query(request.query)
             if knobs.delay:
                 await asyncio.sleep(knobs.delay)
+            if state.faults.due(request.raw_path, knobs.faults) is not None:
+                return fault_response(request, "drop")
             session = state.use_session(
                 session_id, _identity_of(request), options, knobs
             )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from scrapy_session_pools.testing.errors import BadRequest, ErrorAnswer
+from scrapy_session_pools.testing.faults import FaultKnobs
 from scrapy_session_pools.testing.knobs import KnobReader
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ class _Knobs:
     set_cookies: tuple[tuple[str, str], ...] = ()
     status: int = 200
     delay: float = 0.0
+    faults: FaultKnobs = field(default_factory=FaultKnobs)
 
     @classmethod
     def from_query(cls, query: MultiMapping[str]) -> _Knobs:
@@ -92,6 +94,7 @@ class _Knobs:
             set_cookies=reader.pairs("set_cookie"),
             status=reader.count("status", range(200, 600), _STATUS_EXPECTED) or 200,
             delay=reader.seconds("delay") or 0.0,
+            faults=FaultKnobs.read(reader, ("drop",)),
         )
 
     def retry_after_header(self) -> str:

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from scrapy_session_pools.testing.faults import FaultCounts
 from scrapy_session_pools.testing.site_requests import _identity_of, _Refusal
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ class _State:
     sessions: dict[str, _Session] = field(default_factory=dict)
     sessions_created: int = 0
     log: list[dict[str, Any]] = field(default_factory=list)
+    faults: FaultCounts = field(default_factory=FaultCounts)
 
     def create_session(self, identity: Identity, *, is_logged_in: bool) -> _Session:
         session = _Session(
@@ -118,6 +120,7 @@ class _State:
                 for session in self.sessions.values()
             },
             "requests": len(self.log),
+            "faults": self.faults.total,
             "log": self.log,
         }
 

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from scrapy_session_pools.testing.admin import OptionsAndState, add_admin_routes
 from scrapy_session_pools.testing.errors import read_json
+from scrapy_session_pools.testing.faults import fault_response
 from scrapy_session_pools.testing.zyte_api_requests import (
     _DOWNLOAD_ERRORS,
     _ELAPSED_TIME,
@@ -62,6 +63,15 @@ class _FakeZyteAPI:
             scenario = _Scenario.from_url(query.url)
             if scenario.delay:
                 await asyncio.sleep(scenario.delay)
+            fault = state.faults.due(query.url, scenario.faults)
+            if fault is not None:
+                response = fault_response(request, fault)
+                entry.update(
+                    status=None if fault == "drop" else response.status,
+                    problem=f"fault:{fault}",
+                )
+                state.log.append(entry)
+                return response
             entry["time"] = now = time.monotonic()
             session = None
             if query.session_id is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -11,6 +11,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from scrapy_session_pools.testing.errors import ErrorAnswer
+from scrapy_session_pools.testing.faults import FaultKnobs
 from scrapy_session_pools.testing.knobs import KnobReader
 
 SESSION_EXPIRED = "/problem/session-expired"
@@ -109,6 +110,7 @@ class _Scenario:
     set_cookies: tuple[tuple[str, str], ...] = ()
     redirect: str | None = None
     delete_cookies: tuple[str, ...] = ()
+    faults: FaultKnobs = field(default_factory=FaultKnobs)
 
     @classmethod
     def from_url(cls, url: str) -> _Scenario:
@@ -128,6 +130,7 @@ class _Scenario:
             set_cookies=knobs.pairs("set_cookie"),
             redirect=redirect,
             delete_cookies=knobs.texts("delete_cookie"),
+            faults=FaultKnobs.read(knobs),
         )
 
 

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from scrapy_session_pools.testing.faults import FaultCounts
 from scrapy_session_pools.testing.zyte_api_requests import (
     OVER_SESSION_LIMIT,
     SESSION_CREATION_ERROR,
@@ -39,6 +40,7 @@ class _State:
     sessions_created: int = 0
     creation_attempts: dict[str, int] = field(default_factory=dict)
     log: list[dict[str, Any]] = field(default_factory=list)
+    faults: FaultCounts = field(default_factory=FaultCounts)
 
     def to_json(self, now: float) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class _State:
                 for session in self.sessions.values()
             },
             "dead_sessions": len(self.dead_session_ids),
+            "faults": self.faults.total,
             "log": self.log,
         }
 
