@@ -128,6 +128,7 @@ def probe_with(requests: list[Request]) -> type[IdleProbe]:
     return type("Probe", (IdleProbe,), {"start_requests_list": list(requests)})
 
 
+HOOK_ERRORS = "downloader/exception_type_count/scrapy_session_pools.hooks.HookError"
 HOOKS = [
     # hook, what happens to the request of page 1
     ("enabled", "fails"),
@@ -160,6 +161,8 @@ async def test_a_raising_hook_never_leaks_a_session(
     if fate == "fails":
         assert scraped == others
         assert failed == ["https://example.com/?page=1"]
+        # Counted where Scrapy counts the exceptions of downloads.
+        assert crawler.stats.get_value(HOOK_ERRORS) == 1
     else:
         assert scraped == sorted([*others, "https://example.com/?page=1"])
         assert failed == []
@@ -217,6 +220,7 @@ async def test_a_raising_hook_never_leaks_an_http_session(
     others = sorted(site.url(f"/page/{n}") for n in range(PAGES) if n != 1)
     if fate == "fails":
         assert (scraped, failed) == (others, [page_1])
+        assert crawler.stats.get_value(HOOK_ERRORS) == 1
     else:
         assert (scraped, failed) == (sorted([*others, page_1]), [])
     assert f"{hook}() raised an exception" in caplog.text
