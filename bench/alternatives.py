@@ -24,7 +24,9 @@ class Alternative:
 
     *sessions* says whether sessions are on (then the emulated faults of the
     scenario apply). *settings* are added to those of the scenario; *knobs*
-    are appended to the query string of every URL.
+    are appended to the query string of every URL. With *slow_pages* false,
+    the requests to the slow domain of a scenario that has one (scenario 8)
+    are left out: the healthy pages alone, a baseline.
     """
 
     name: str
@@ -33,6 +35,7 @@ class Alternative:
     sessions: bool
     settings: dict[str, Any] = field(default_factory=dict)
     knobs: str = ""
+    slow_pages: bool = True
 
 
 ALTERNATIVES: dict[str, dict[str, Alternative]] = {
@@ -95,6 +98,20 @@ ALTERNATIVES: dict[str, dict[str, Alternative]] = {
                 {ZYTE_ADDON: 500, OURS_ADDON: 510},
                 sessions=True,
                 settings={"ZYTE_API_SESSION_POOL_SIZE": 1},
+            ),
+            Alternative(
+                "alone",
+                "ours, the healthy pages only (no slow pool): the baseline",
+                {ZYTE_ADDON: 500, OURS_ADDON: 510},
+                sessions=True,
+                slow_pages=False,
+            ),
+            Alternative(
+                "zyte-alone",
+                "zyte, the healthy pages only (no slow pool)",
+                {ZYTE_ADDON: 500},
+                sessions=True,
+                slow_pages=False,
             ),
         )
     },

@@ -159,14 +159,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         seed=args.seed,
         extra=parse_settings(args.set),
     )
-    planned = scenario.planned(args.server_url, args.requests, alternative.knobs)
+    planned = scenario.planned(
+        args.server_url,
+        args.requests,
+        alternative.knobs,
+        slow=alternative.slow_pages,
+    )
     landing = None
     if scenario.server == "site" and not alternative.sessions:
         landing = f"{args.server_url}/landing"
     process = AsyncCrawlerProcess(settings)
     crawler = process.create_crawler(BenchSpider)
     retained = RetainedMemory(crawler, alternative.name) if args.tracemalloc else None
-    process.crawl(crawler, planned=planned, landing_url=landing)
+    by_domain = scenario.slow_every is not None
+    process.crawl(crawler, planned=planned, landing_url=landing, by_domain=by_domain)
     collector = GarbageCollectorTimer()
     profiler = cProfile.Profile() if args.profile else None
     if profiler is not None:
@@ -200,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             "p95": percentile(waits, 95),
             "max": waits[-1] if waits else None,
         }
+    if by_domain:
+        result["domains"] = spider.domain_figures()
     if retained is not None:
         result["retained"] = retained.figures
     sys.stdout.write(json.dumps(result) + "\n")

@@ -104,3 +104,25 @@ def session_figures(run: dict[str, Any], domains: int) -> dict[str, Any]:
         "inits_per_domain": run["inits"] / domains if domains else None,
         "pools_evicted": stats.get("sessions/pools-evicted", 0) if ours else None,
     }
+
+
+def slow_pool_figures(
+    domains: dict[str, dict[str, Any]], *, healthy: str, slow: str
+) -> dict[str, Any]:
+    """Return the per-pool figures of a slow-pool run (scenario 8).
+
+    *domains* are the per-domain outcomes of the crawl (``planned``, ``ok``,
+    ``failed``, ``last``); *healthy* and *slow* name the two domains. A
+    domain without planned requests (the slow one in a baseline crawl) gets
+    ``None`` figures. ``healthy_rps`` is the healthy pages scraped divided by
+    the time of the last one (seconds since ``spider_opened``).
+    """
+    figures: dict[str, Any] = {}
+    for prefix, domain in (("healthy", healthy), ("slow", slow)):
+        outcome = domains.get(domain, {})
+        figures[f"{prefix}_ok"] = outcome.get("ok")
+        figures[f"{prefix}_failed"] = outcome.get("failed")
+        figures[f"{prefix}_last"] = outcome.get("last")
+    ok, last = figures["healthy_ok"], figures["healthy_last"]
+    figures["healthy_rps"] = ok / last if ok and last else None
+    return figures

@@ -72,6 +72,17 @@ _EXTRA_COLUMNS: dict[str, list[_Column]] = {
         ("inits/domain", _number("inits_per_domain", 3)),
         ("evicted", _number("pools_evicted", 0)),
     ],
+    "slow-pool": [
+        ("healthy ok", _number("healthy_ok", 0)),
+        ("healthy failed", _number("healthy_failed", 0)),
+        ("slow ok", _number("slow_ok", 0)),
+        ("slow failed", _number("slow_failed", 0)),
+        ("last healthy s", _number("healthy_last", 2)),
+        ("last slow s", _number("slow_last", 2)),
+        ("healthy ok/s", _number("healthy_rps", 0)),
+        ("vs alone", _ratio("vs_alone")),
+        ("vs zyte-alone", _ratio("vs_zyte_alone")),
+    ],
 }
 
 

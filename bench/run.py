@@ -33,9 +33,10 @@ from .measure import (
     process_cpu_seconds,
     server_figures,
     session_figures,
+    slow_pool_figures,
 )
 from .report import notes, table
-from .scenarios import SCENARIOS, Scenario
+from .scenarios import HEALTHY_DOMAIN, SCENARIOS, SLOW_DOMAIN, Scenario
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -64,6 +65,13 @@ _MEDIAN_KEYS = (
     "pool_inits",
     "inits_per_domain",
     "pools_evicted",
+    "healthy_ok",
+    "healthy_failed",
+    "slow_ok",
+    "slow_failed",
+    "healthy_last",
+    "slow_last",
+    "healthy_rps",
 )
 
 
@@ -197,20 +205,24 @@ def measure_once(
     waits = run.get("waits")
     if waits:
         run.update(wait_p50=waits["p50"], wait_p95=waits["p95"], wait_max=waits["max"])
+    domains = run.get("domains")
+    if domains is not None:
+        run.update(slow_pool_figures(domains, healthy=HEALTHY_DOMAIN, slow=SLOW_DOMAIN))
     return run
 
 
 def _paired_ratio(
-    runs: list[dict[str, Any]], alternative: str, baseline: str
+    runs: list[dict[str, Any]], alternative: str, baseline: str, key: str = "rps"
 ) -> float | None:
+    """Return the median over rounds of *key* of *alternative* / *baseline*."""
     by_round: dict[int, dict[str, float]] = {}
     for run in runs:
-        if run.get("rps"):
-            by_round.setdefault(run["round"], {})[run["alternative"]] = run["rps"]
+        if run.get(key):
+            by_round.setdefault(run["round"], {})[run["alternative"]] = run[key]
     ratios = [
-        rps[alternative] / rps[baseline]
-        for rps in by_round.values()
-        if alternative in rps and baseline in rps
+        values[alternative] / values[baseline]
+        for values in by_round.values()
+        if alternative in values and baseline in values
     ]
     return median(ratios)
 
@@ -227,6 +239,10 @@ def summarize(
             row[key] = median([run.get(key) for run in own])
         row["vs_off"] = _paired_ratio(runs, alternative, "off")
         row["vs_zyte"] = _paired_ratio(runs, alternative, "zyte")
+        row["vs_alone"] = _paired_ratio(runs, alternative, "alone", "healthy_rps")
+        row["vs_zyte_alone"] = _paired_ratio(
+            runs, alternative, "zyte-alone", "healthy_rps"
+        )
         failures: dict[str, int] = {}
         for run in own:
             for name, count in run["failures"].items():
@@ -279,12 +295,19 @@ def _memory(
 
 def _print_progress(run: dict[str, Any]) -> None:
     rps = run.get("rps") or 0.0
-    print(
+    line = (
         f"  round {run['round'] + 1} {run['alternative']:<13} "
         f"wall {run['wall']:7.2f} s  {rps:7.1f} ok/s  calls {run['calls']:>6}  "
-        f"lost {run['lost']:>4}  server CPU {run.get('server_share') or 0:.0%}",
-        flush=True,
+        f"lost {run['lost']:>4}  server CPU {run.get('server_share') or 0:.0%}"
     )
+    if run.get("domains") is not None:
+        line += "  last healthy " + _seconds(run.get("healthy_last"))
+        line += "  last slow " + _seconds(run.get("slow_last"))
+    print(line, flush=True)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
 
 
 def run_scenario(scenario: Scenario, args: argparse.Namespace) -> dict[str, Any]:

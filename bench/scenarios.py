@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 #: The address that session inits of scenario 3 set (``setLocation``).
 LOCATION = {"addressCountry": "US", "postalCode": "10001"}
+
+#: The two domains of scenario 8: a healthy pool and a slow one.
+HEALTHY_DOMAIN = "healthy.example"
+SLOW_DOMAIN = "slow.example"
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,9 @@ class Scenario:
     wait_stamps: bool = False
     #: Also measure the memory retained per pool (tracemalloc), once.
     memory: bool = False
+    #: One request to the slow domain per this many to the healthy one; the
+    #: number of requests of a run is that of the healthy domain.
+    slow_every: int | None = None
 
     def domain_count(self, requests: int) -> int:
         """Return the number of domains of a run of *requests* requests."""
@@ -58,18 +68,30 @@ class Scenario:
         return self.domains
 
     def planned(
-        self, base_url: str, requests: int, extra_knobs: str = ""
+        self,
+        base_url: str,
+        requests: int,
+        extra_knobs: str = "",
+        *,
+        slow: bool = True,
     ) -> list[tuple[str, dict[str, Any]]]:
         """Return the URL and meta of each request of a run.
 
         *base_url* is the website URL for the ``site`` server; Zyte API
         scenarios use made-up domains (``https://d7.example/``), which only
         the fake API sees. *extra_knobs* are added to the scenario's knobs.
+        With *slow* false, a scenario with *slow_every* leaves out the
+        requests to the slow domain.
         """
         meta: dict[str, Any] = {}
         if self.location is not None:
             meta["zyte_api_session_location"] = dict(self.location)
         knobs = "".join(f"&{k}" for k in (self.knobs, extra_knobs) if k)
+        if self.slow_every is not None:
+            return [
+                (f"https://{domain}/p/{index}?n={index}{knobs}", dict(meta))
+                for domain, index in self._slow_pool_pages(requests, slow=slow)
+            ]
         planned = []
         domains = self.domain_count(requests)
         for index in range(requests):
@@ -83,6 +105,20 @@ class Scenario:
                 url = f"https://d{domain}.example/p/{index}?n={index}{knobs}"
             planned.append((url, dict(meta)))
         return planned
+
+    def _slow_pool_pages(
+        self, requests: int, *, slow: bool
+    ) -> Iterator[tuple[str, int]]:
+        """Yield the domain and page number of each request of a slow-pool run.
+
+        *requests* pages of the healthy domain; with *slow*, page *k* of the
+        slow domain comes just before healthy page ``k * slow_every``.
+        """
+        assert self.slow_every is not None
+        for index in range(requests):
+            if slow and index % self.slow_every == 0:
+                yield SLOW_DOMAIN, index // self.slow_every
+            yield HEALTHY_DOMAIN, index
 
 
 _ZYTE = ("off", "zyte", "ours")
@@ -196,6 +232,26 @@ SCENARIOS: dict[str, Scenario] = {
             server="site",
             alternatives=("off", "ours", "ours-bans"),
             requests=3000,
+        ),
+        Scenario(
+            name="slow-pool",
+            title="8. Slow pool: 1 session used every 2 s beside a healthy pool",
+            measures=(
+                "Isolation of pools: 400 pages of a healthy domain with one "
+                "page of a slow domain before every 10 (pool of 1 session, "
+                "2 s between uses), 50 ms per call, concurrency 16. The "
+                "healthy throughput (healthy pages / time of the last one) "
+                "is compared with that of the healthy pages crawled alone, "
+                "in the same round (target: ours >= 0.9x alone)."
+            ),
+            server="zyte_api",
+            alternatives=("zyte", "ours", "alone", "zyte-alone"),
+            requests=400,
+            domains=2,
+            slow_every=10,
+            concurrency=16,
+            server_options={"latency": 0.05},
+            settings={"ZYTE_API_SESSION_POOLS": {SLOW_DOMAIN: {"size": 1, "delay": 2}}},
         ),
     )
 }

@@ -6,6 +6,7 @@ import resource
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy import Request, Spider, signals
 
@@ -24,6 +25,10 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _domain(url: str) -> str:
+    return urlsplit(url).netloc
+
+
 class BenchSpider(Spider):
     """Sends *planned* requests (URL and meta pairs) and counts the outcomes.
 
@@ -33,7 +38,9 @@ class BenchSpider(Spider):
     session pools).
 
     The crawl is timed from ``spider_opened`` to ``spider_closed``, in wall
-    and CPU seconds.
+    and CPU seconds. With *by_domain*, the outcomes are also counted per
+    domain of the request URL, with the time of each success (see
+    :meth:`domain_figures`).
     """
 
     name = "bench"
@@ -42,13 +49,18 @@ class BenchSpider(Spider):
         self,
         planned: list[tuple[str, dict[str, Any]]],
         landing_url: str | None = None,
+        by_domain: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.planned = planned
         self.landing_url = landing_url
+        self.by_domain = by_domain
         self.successes = 0
         self.failures: Counter[str] = Counter()
+        #: With *by_domain*: seconds from ``spider_opened`` to each success.
+        self.success_times: dict[str, list[float]] = {}
+        self.domain_failures: Counter[str] = Counter()
         self.opened_at = self.closed_at = 0.0
         self.cpu_opened = self.cpu_closed = 0.0
 
@@ -88,6 +100,32 @@ class BenchSpider(Spider):
 
     def parse(self, response: Response) -> None:
         self.successes += 1
+        if self.by_domain:
+            url = response.request.url if response.request else response.url
+            elapsed = time.perf_counter() - self.opened_at
+            self.success_times.setdefault(_domain(url), []).append(elapsed)
 
     def _failed(self, failure: Failure) -> None:
         self.failures[type(failure.value).__name__] += 1
+        request = getattr(failure, "request", None)
+        if self.by_domain and isinstance(request, Request):
+            self.domain_failures[_domain(request.url)] += 1
+
+    def domain_figures(self) -> dict[str, dict[str, Any]]:
+        """Return, per domain of the planned requests, what became of them.
+
+        ``planned``, ``ok`` (reached the callback) and ``failed`` (reached
+        the errback) are request counts; ``last`` is the time of the last
+        success in seconds since ``spider_opened``, or ``None``.
+        """
+        planned = Counter(_domain(url) for url, _ in self.planned)
+        figures = {}
+        for domain, count in sorted(planned.items()):
+            times = self.success_times.get(domain, [])
+            figures[domain] = {
+                "planned": count,
+                "ok": len(times),
+                "failed": self.domain_failures[domain],
+                "last": max(times, default=None),
+            }
+        return figures

@@ -105,14 +105,23 @@ def session_stats(crawler: Crawler) -> dict[str, Any]:
     """Return the counters under the ``sessions/`` prefix, prefix removed.
 
     Gauges (``sessions/gauges/…``) are left out: tests of gauges use
-    :func:`gauges`.
+    :func:`gauges`. So is ``use/parked``, which depends on timing (how long
+    requests wait): tests of parking use :func:`parked`.
     """
     assert crawler.stats is not None
     return {
         key[len(PREFIX) :]: value
         for key, value in crawler.stats.get_stats().items()
-        if key.startswith(PREFIX) and not key.startswith(f"{PREFIX}gauges/")
+        if key.startswith(PREFIX)
+        and not key.startswith(f"{PREFIX}gauges/")
+        and not key.endswith("/parked")
     }
+
+
+def parked(crawler: Crawler) -> int:
+    """Return how many requests waited for their session outside the downloader."""
+    assert crawler.stats is not None
+    return int(crawler.stats.get_value(f"{PREFIX}use/parked", 0))
 
 
 def gauges(crawler: Crawler) -> dict[str, Any]:

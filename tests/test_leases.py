@@ -343,7 +343,7 @@ class UsesRecorder(RecordingSpider):
 async def test_uses_match_the_site_and_sessions_live_to_their_limit(
     site, limits, reason, least, concurrency
 ):
-    pages = 80
+    pages = 160  # enough for sessions to reach their limit, however many
     crawler = await run_crawl(
         http_settings(
             ZYTE_API_SESSION_POOL_SIZE=2,

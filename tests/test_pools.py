@@ -223,6 +223,8 @@ async def test_on_demand_pool_grows_when_its_sessions_rest(zyte_api):
             ZYTE_API_SESSION_DELAY=1,
             ZYTE_API_SESSION_RANDOMIZE_DELAY=False,
             CONCURRENT_REQUESTS=1,
+            # One request at a time: none leaves the downloader to wait.
+            ZYTE_API_SESSION_PARKING=False,
         ),
         spider_for("https://example.com/", requests=3),
     )

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
-from scrapy.utils.misc import build_from_crawler
 
 from . import meta
 from .backends import Backends
 from .backends.http import HTTPBackend
 from .backends.zyte_api import ZyteAPIBackend
+from .config_lookup import ConfigLookup
 from .context import SessionContext
 from .errors import SpiderCloser
 from .handles import SessionHandle
@@ -24,10 +25,10 @@ from .integrations.fingerprint import FingerprintPools
 from .leases import Leases
 from .maintenance import PoolMaintenance
 from .observability import PoolsObserver
+from .parking import ParkingLot
 from .pinning import acquire_pinned
 from .pool_registry import PoolRegistry
 from .pool_resolution import PoolResolver
-from .registry import ConfigUsage, session_config_registry
 from .session import RetireReason, Session
 from .stats import SessionStats
 from .verdicts import SessionJudge
@@ -90,10 +91,7 @@ class SessionManager:
             create_session=self._create_session,
             events=self._observer,
         )
-        self._configs: dict[type[SessionConfig], SessionConfig] = {}
-        self._request_configs: WeakKeyDictionary[Request, SessionConfig] = (
-            WeakKeyDictionary()
-        )
+        self._configs = ConfigLookup(crawler)
         self._maintenance = PoolMaintenance(context, self._pools, self.get_pool)
         #: Requests of each pool still in Scrapy's scheduler.
         self.pending_requests = self._maintenance.pending
@@ -101,7 +99,14 @@ class SessionManager:
             context, self._pools, self._maintenance.restored_sessions
         )
         self._leases = Leases()
-        self._config_usage = ConfigUsage(session_config_registry)
+        self.parking = ParkingLot(
+            crawler,
+            self._stats,
+            after=settings.park_after,
+            on_ready=lambda request, pool, session: self._leases.grant(
+                pool, session, request
+            ),
+        )
         self._fingerprint_pools = FingerprintPools(crawler, self.config_for)
         self._handles: WeakKeyDictionary[Request, SessionHandle] = WeakKeyDictionary()
 
@@ -116,21 +121,8 @@ class SessionManager:
         return iter(self._pools)
 
     def config_for(self, request: Request) -> SessionConfig:
-        """Return the session config instance for the URL of *request*.
-
-        The URL-pattern lookup runs once per request object (fingerprinting,
-        assignment and checks all ask).
-        """
-        config = self._request_configs.get(request)
-        if config is not None:
-            return config
-        cls = session_config_registry.session_config_cls(request)
-        self._config_usage.record(request, cls)
-        config = self._configs.get(cls)
-        if config is None:
-            config = self._configs[cls] = build_from_crawler(cls, self._crawler)
-        self._request_configs[request] = config
-        return config
+        """Return the session config instance for the URL of *request*."""
+        return self._configs.config_for(request)
 
     def get_pool(self, request: Request) -> str | None:
         """Return the pool ID of *request* for its fingerprint (see
@@ -162,18 +154,19 @@ class SessionManager:
             if self.is_closing:
                 raise IgnoreRequest("The spider is closing")
             pool = await self._resolver.resolve(request, config)
-            pinned = request.meta.get(meta.PINNED_SESSION)
-            if pinned:
-                session = await acquire_pinned(pool, request, str(pinned), self._stats)
-            else:
-                session = await pool.acquire(request)
-            self._leases.grant(pool, session, request)
+            cookie_mode = self._backends[pool.kind].has_cookie_mode and bool(
+                await self._hook(config, "cookie_mode", request)
+            )
+            pool, session = await self.parking.acquire(
+                request, pool, partial(self._acquire, pool, request, cookie_mode)
+            )
+            if self._leases.of(request) is None:  # else given when parked
+                self._leases.grant(pool, session, request)
             self._handles[request] = SessionHandle(session, pool, self._mark_bad)
             try:
-                cookie_mode = self._backends[pool.kind].has_cookie_mode and bool(
-                    await self._hook(config, "cookie_mode", request)
-                )
-                self._attach(session, pool, request, cookie_mode=cookie_mode)
+                # A parked request may come back after its turn.
+                await session.keep_gap(pool.options.min_delay(self._settings.jitter))
+                self._attach(session, pool, request)
                 result = await self._hook(config, "process_request", request)
             except BaseException:
                 self._leases.release(request)
@@ -182,6 +175,19 @@ class SessionManager:
                 result.meta[meta.LEASE_META_KEY] = request.meta[meta.LEASE_META_KEY]
                 self._handles[result] = self._handles[request]
         return result if isinstance(result, Request) else None
+
+    async def _acquire(
+        self, pool: Pool, request: Request, cookie_mode: bool
+    ) -> Session:
+        """Wait for a session of *pool* and apply it to *request* at once, so
+        that nothing (e.g. its retirement) comes in between."""
+        pinned = request.meta.get(meta.PINNED_SESSION)
+        if pinned:
+            session = await acquire_pinned(pool, request, str(pinned), self._stats)
+        else:
+            session = await pool.acquire(request)
+        self._backends[pool.kind].apply(session, request, cookie_mode=cookie_mode)
+        return session
 
     def handle_of(self, request: Request) -> SessionHandle | None:
         """Return the handle of the session *request* was sent with, if any."""
@@ -198,10 +204,7 @@ class SessionManager:
         self._leases.release(request)
         self.pending_requests.unschedule(request)
 
-    def _attach(
-        self, session: Session, pool: Pool, request: Request, *, cookie_mode: bool
-    ) -> None:
-        self._backends[pool.kind].apply(session, request, cookie_mode=cookie_mode)
+    def _attach(self, session: Session, pool: Pool, request: Request) -> None:
         request.meta.setdefault(meta.DONT_MERGE_COOKIES, True)
         request.meta[meta.ASSIGNED_META_KEY] = True
         request.meta[meta.POOL_META_KEY] = pool.id
@@ -277,6 +280,8 @@ class SessionManager:
             return None
         found = self._answered_session(request)
         if found is None:
+            # E.g. back from parking, failed before reaching the middleware.
+            self._leases.release(request)
             return None
         pool, session = found
         return self._judge.judge_exception(pool, session, exception, request)
@@ -291,8 +296,9 @@ class SessionManager:
         self._maintenance.stop()
         self._observer.stop()
         self._close_pools(reason)
+        self.parking.close()
         self._leases.release_all()
-        self._config_usage.report()
+        self._configs.report()
 
     def save(self, store: FileStore | None = None) -> bool:
         """Save the live sessions of every pool (see :class:`PoolMaintenance`)."""

@@ -26,6 +26,12 @@ SESSION_ID_META_KEY = "_session_pools_session_id"
 SCHEDULED_POOL_META_KEY = "_session_pools_scheduled"
 #: Internal: the token of the lease the request holds on its session.
 LEASE_META_KEY = "_session_pools_lease"
+#: The token of a request parked outside the downloader (see parking.py).
+PARKED_META_KEY = "_session_pools_parked"
+#: Set on a request that is leaving the downloader to be parked.
+LEAVING_META_KEY = "_session_pools_leaving"
+#: The priority and dont_filter of a parked request, restored on its return.
+BACK_META_KEY = "_session_pools_back"
 
 ENABLED = "zyte_api_session_enabled"
 POOL = "zyte_api_session_pool"

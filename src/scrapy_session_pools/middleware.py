@@ -13,6 +13,7 @@ from . import meta
 from .backends import Outcome
 from .integrations.fingerprint import attach_pool_lookup
 from .manager import SessionManager
+from .parking import Parked
 from .settings import PoolsSettings
 
 if TYPE_CHECKING:
@@ -54,6 +55,7 @@ class SessionPoolsMiddleware:
         crawler.signals.connect(
             middleware._request_scheduled, signal=signals.request_scheduled
         )
+        crawler.signals.connect(middleware._spider_idle, signal=signals.spider_idle)
         attach_pool_lookup(crawler, middleware)
         return middleware
 
@@ -69,8 +71,16 @@ class SessionPoolsMiddleware:
         return self.manager.get_pool(request)
 
     async def process_request(self, request: Request) -> Request | None:
-        """Assign a session to *request*."""
-        return await self.manager.assign(request)
+        """Assign a session to *request*.
+
+        A request that would wait long for its session is returned: it
+        leaves the downloader and comes back when its session is ready (see
+        :ref:`parking`).
+        """
+        try:
+            return await self.manager.assign(request)
+        except Parked:
+            return request
 
     async def process_response(
         self, request: Request, response: Response
@@ -133,7 +143,11 @@ class SessionPoolsMiddleware:
         self.manager.release_dropped(request)
 
     def _request_scheduled(self, request: Request) -> None:
+        self.manager.parking.on_scheduled(request)  # may drop it: parked
         self.manager.pending_requests.schedule(request)
+
+    def _spider_idle(self) -> None:
+        self.manager.parking.on_idle()
 
 
 class SessionPoolsResetterMiddleware:

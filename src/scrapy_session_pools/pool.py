@@ -164,15 +164,9 @@ class Pool:
         began = self.last_activity = time.monotonic()
         deadline = began + self._max_wait
         while True:
-            own = self._pending > 0 and not self.is_closed
+            # The bound applies to waiting for a live session: a booked turn
+            # (the session delay) is waited for, however far it is.
             session, start = await self._reserve(request, deadline)
-            # A request that created its session waited for its init, not
-            # for its turn: the bound applies to waiting for other sessions.
-            # A session usable now is never refused, even with no budget left.
-            if not own and start > max(deadline, time.monotonic()):
-                self._give_up(session)
-                self._events.request_timed_out(self, request)
-                raise SessionWaitTimeout.of(request, self.id, self._max_wait)
             if await self._take_turn(session, start):
                 return self._served(session, request, began)
             logger.debug(

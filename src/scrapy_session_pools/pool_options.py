@@ -135,6 +135,12 @@ class PoolOptions:
         factor = random.uniform(1 - jitter, 1 + jitter)  # noqa: S311
         return max(0.0, self.delay * factor)
 
+    def min_delay(self, jitter: float) -> float:
+        """Return the shortest delay that :meth:`sample_delay` can return."""
+        if not self.randomize_delay:
+            return self.delay
+        return self.delay * max(0.0, 1 - jitter)
+
     def limits(
         self,
         *,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +68,8 @@ class Session:
     next_use: float = 0.0
     #: Monotonic time at which the last reserved use starts.
     last_use: float = 0.0
+    #: Monotonic time at which the last request was sent with the session.
+    last_sent: float = 0.0
     #: Number of requests sent with the session so far (its initialization
     #: requests not included).
     uses: int = 0
@@ -113,6 +117,14 @@ class Session:
         self.last_use = start
         self.booked += 1
         return start
+
+    async def keep_gap(self, gap: float) -> None:
+        """Wait until *gap* seconds have passed since the last request sent
+        with the session; then count one more as sent."""
+        wait = self.last_sent + gap - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self.last_sent = time.monotonic()
 
     def use(self) -> None:
         """Count a booked turn as a use: its request is being sent."""

@@ -86,6 +86,7 @@ class PoolsSettings:
     seeds: Mapping[str, tuple[Seed, ...]] = field(default_factory=dict)
     connection_errors: tuple[type[BaseException], ...] = ()
     log_interval: float | None = None
+    park_after: float | None = 0.2
     pool_idle_timeout: float | None = 600.0
     state_file: str | None = None
     save_interval: float = 60.0
@@ -285,6 +286,9 @@ def _read_control(read: SettingsReader, settings: BaseSettings) -> dict[str, Any
         "pool_idle_timeout": idle_timeout or None,
         "state_file": state_file,
         "save_interval": read.number("ZYTE_API_SESSION_SAVE_INTERVAL", 60.0),
+        "park_after": read.number("ZYTE_API_SESSION_PARK_AFTER", 0.2)
+        if read.boolean("ZYTE_API_SESSION_PARKING", default=True)
+        else None,
     }
 
 

@@ -28,6 +28,8 @@ USE_RATE_LIMITED = "use/rate-limited"
 #: Prefix of the stats counting retired sessions by reason.
 RETIRED = "retired/"
 USE_PIN_LOST = "use/pinned-session-lost"
+#: A request left the downloader to wait for its session (see parking.py).
+USE_PARKED = "use/parked"
 POOLS_EVICTED = "pools-evicted"
 #: A pool found blocked on a silent transport (once per silence).
 TRANSPORT_BLOCKED = "transport-blocked"
