@@ -209,6 +209,24 @@ BAD_SETTINGS = [
         id="save-interval-negative",
     ),
     pytest.param(
+        {"ZYTE_API_SESSION_PARK_AFTER": NAN},
+        (
+            "ZYTE_API_SESSION_PARK_AFTER: expected a finite number >= 0, "
+            "got nan (float)"
+        ),
+        id="park-after-nan",
+    ),
+    pytest.param(
+        {"ZYTE_API_SESSION_PARK_AFTER": -1},
+        "ZYTE_API_SESSION_PARK_AFTER: expected a number >= 0, got -1 (int)",
+        id="park-after-negative",
+    ),
+    pytest.param(
+        {"ZYTE_API_SESSION_PARKING": "off"},
+        f"ZYTE_API_SESSION_PARKING: {BOOLEAN}, got 'off' (str)",
+        id="parking-off-string",
+    ),
+    pytest.param(
         {"DOWNLOAD_DELAY_JITTER": INF},
         "DOWNLOAD_DELAY_JITTER: expected a finite number >= 0, got inf (float)",
         id="jitter-inf",
