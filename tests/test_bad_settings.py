@@ -210,10 +210,7 @@ BAD_SETTINGS = [
     ),
     pytest.param(
         {"ZYTE_API_SESSION_PARK_AFTER": NAN},
-        (
-            "ZYTE_API_SESSION_PARK_AFTER: expected a finite number >= 0, "
-            "got nan (float)"
-        ),
+        ("ZYTE_API_SESSION_PARK_AFTER: expected a finite number >= 0, got nan (float)"),
         id="park-after-nan",
     ),
     pytest.param(
