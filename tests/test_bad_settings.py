@@ -219,6 +219,11 @@ BAD_SETTINGS = [
         id="park-after-negative",
     ),
     pytest.param(
+        {"ZYTE_API_SESSION_LEARN_LIMITS": [1]},
+        f"ZYTE_API_SESSION_LEARN_LIMITS: {BOOLEAN}, got [1] (list)",
+        id="learn-limits-list",
+    ),
+    pytest.param(
         {"ZYTE_API_SESSION_PARKING": "off"},
         f"ZYTE_API_SESSION_PARKING: {BOOLEAN}, got 'off' (str)",
         id="parking-off-string",

@@ -7,7 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from .session import Session
 
@@ -34,6 +34,13 @@ class AgeLimits:
         self._timers[session.id] = asyncio.get_running_loop().call_later(
             max(0.0, delay), self._expire, session
         )
+
+    def set_max_age(self, max_age: float | None, sessions: Iterable[Session]) -> None:
+        """Use *max_age* from now on, for *sessions* too (a learned limit)."""
+        self.stop()
+        self._max_age = max_age
+        for session in sessions:
+            self.watch(session)
 
     def forget(self, session: Session) -> None:
         """Stop the timer of *session*, which left its pool."""

@@ -23,6 +23,7 @@ from .init_requests import SessionInitializer
 from .integrations import scrapy_poet
 from .integrations.fingerprint import FingerprintPools
 from .leases import Leases
+from .lifetimes import PoolLearning
 from .maintenance import PoolMaintenance
 from .observability import PoolsObserver
 from .parking import ParkingLot
@@ -80,11 +81,15 @@ class SessionManager:
         context = SessionContext(crawler, settings, self._stats, self._backends)
         self._judge = SessionJudge(context, self._closer)
         self._initializer = SessionInitializer(context, self._closer)
+        self.learning = PoolLearning(
+            enabled=settings.learn_limits, on_change=self._stats.set_learned
+        )
         self._observer = PoolsObserver(
             crawler,
             self._stats,
             lambda: self._pools,
             log_interval=settings.log_interval,
+            learning=self.learning,
         )
         self._pools = PoolRegistry(
             settings,
@@ -207,6 +212,7 @@ class SessionManager:
     def _attach(self, session: Session, pool: Pool, request: Request) -> None:
         request.meta.setdefault(meta.DONT_MERGE_COOKIES, True)
         request.meta[meta.ASSIGNED_META_KEY] = True
+        request.meta[meta.SENT_AT] = session.last_sent
         request.meta[meta.POOL_META_KEY] = pool.id
         request.meta[meta.KIND_META_KEY] = pool.kind.value
         logger.debug(

@@ -26,6 +26,8 @@ SESSION_ID_META_KEY = "_session_pools_session_id"
 SCHEDULED_POOL_META_KEY = "_session_pools_scheduled"
 #: Internal: the token of the lease the request holds on its session.
 LEASE_META_KEY = "_session_pools_lease"
+#: Internal: the monotonic time at which the request was sent with its session.
+SENT_AT = "_session_pools_sent_at"
 #: The token of a request parked outside the downloader (see parking.py).
 PARKED_META_KEY = "_session_pools_parked"
 #: Set on a request that is leaving the downloader to be parked.

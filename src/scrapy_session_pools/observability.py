@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
 
+    from .lifetimes import PoolLearning
     from .pool import Pool
     from .session import RetireReason, Session
     from .stats import SessionStats
@@ -86,9 +87,11 @@ class PoolsObserver:
         pools: Callable[[], Iterable[Pool]],
         *,
         log_interval: float | None,
+        learning: PoolLearning,
     ) -> None:
         self._crawler = crawler
         self._stats = session_stats
+        self._learning = learning
         self._pools = pools
         self._log_interval = log_interval
         self._task: asyncio.Task[None] | None = None
@@ -109,6 +112,7 @@ class PoolsObserver:
 
     def session_added(self, pool: Pool, session: Session) -> None:
         """Count a new session and send :data:`signals.session_created`."""
+        self._learning.pool_started(pool)
         self._live += 1
         self._peak_live = max(self._peak_live, self._live)
         self._send(
@@ -121,6 +125,7 @@ class PoolsObserver:
         """Count why *session* ended and send :data:`signals.session_retired`."""
         self._live -= 1
         self._stats.increment_retired(reason.value, pool.id)
+        self._learning.session_ended(pool, session, reason)
         info = SessionInfo.of(session, pool)
         self._uses.add(info.uses)
         self._lifetimes.add(info.age)

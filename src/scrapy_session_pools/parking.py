@@ -4,8 +4,10 @@ A request waiting for a session inside a downloader middleware counts
 towards :setting:`CONCURRENT_REQUESTS`: once enough requests of a slow pool
 wait there, Scrapy takes no more requests from its scheduler, and every
 pool runs at the slow pool's pace. A request that has not got its session
-after a short while (:setting:`ZYTE_API_SESSION_PARK_AFTER`) is parked
-instead:
+after a short while (:setting:`ZYTE_API_SESSION_PARK_AFTER`), from a pool
+that has live sessions, is parked instead (a request of a pool with no live
+session waits for an initialization, which may fail and stop the crawl: it
+stays in progress, so that its errback gets that error):
 
 #.  Its wait for a session goes on in the background, unchanged: the same
     place in its pool's line, the same wait budget.
@@ -117,6 +119,10 @@ class ParkingLot:
         except BaseException:
             task.cancel()
             raise
+        if not task.done() and not len(pool):
+            # No live session: it waits for an init, which may fail and stop
+            # the crawl; the request must be in progress to get that error.
+            return pool, await task
         if task.done():
             return pool, task.result()
         self._park(request, pool, task)

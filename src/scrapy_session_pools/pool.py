@@ -12,6 +12,7 @@ from scrapy.exceptions import IgnoreRequest
 from .age_limits import AgeLimits
 from .errors import SessionWaitTimeout
 from .identities import ProfileRotation
+from .lifetimes import LearnedLimits
 from .pool_events import PoolCounts
 from .pool_filling import Creations
 from .session import RetireReason
@@ -40,12 +41,9 @@ class Pool:
     requests; *jitter* is the magnitude of the random variation of the
     delay; *max_wait* bounds the seconds a request waits for a session.
 
-    The first :attr:`PoolOptions.size` requests each start a session and use
-    it; later requests take the session that can be used the soonest.
-    Requests that find no usable session wait in first-come, first-served
-    order. Every use of a session is reserved in advance, so waiting never
-    polls. A session close to its age or uses limit is renewed in the
-    background; a session past a limit is retired before it is used.
+    The first :attr:`PoolOptions.size` requests each start a session; later
+    ones book the soonest turn (no polling), or wait first come, first
+    served. Sessions near a limit are renewed in the background.
     """
 
     def __init__(
@@ -66,8 +64,9 @@ class Pool:
         self.options = options
         #: The kind of the sessions of the pool.
         self.kind = kind
-        #: The lifecycle limits of the sessions of the pool.
-        self.limits = limits
+        #: The lifecycle limits of the sessions of the pool, learned ones included.
+        self.limits = self._given_limits = limits
+        self.learned = LearnedLimits()
         self._events = events
         self._jitter = jitter
         self._max_wait = max_wait
@@ -282,6 +281,14 @@ class Pool:
         if session.renewal is None and template is not None and not self.is_closed:
             self._creations.start(template, None, None)
         return True
+
+    def learn(self, learned: LearnedLimits) -> None:
+        """Retire sessions at *learned* limits too, where no setting gives one."""
+        self.learned = learned
+        self.limits = self._turns.limits = learned.applied_to(
+            self._given_limits, self.options
+        )
+        self._age_limits.set_max_age(self.limits.max_age, self._sessions.values())
 
     def close(self, cause: BaseException | None = None) -> None:
         """Stop all work; fail waiting requests with *cause* or IgnoreRequest."""

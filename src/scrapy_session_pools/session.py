@@ -70,6 +70,9 @@ class Session:
     last_use: float = 0.0
     #: Monotonic time at which the last request was sent with the session.
     last_sent: float = 0.0
+    #: Responses that passed their check, and the monotonic time of the last.
+    good_uses: int = 0
+    last_good: float = 0.0
     #: Number of requests sent with the session so far (its initialization
     #: requests not included).
     uses: int = 0
@@ -121,10 +124,10 @@ class Session:
     async def keep_gap(self, gap: float) -> None:
         """Wait until *gap* seconds have passed since the last request sent
         with the session; then count one more as sent."""
-        wait = self.last_sent + gap - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        self.last_sent = time.monotonic()
+        now = time.monotonic()
+        send_at = self.last_sent = max(now, self.last_sent + gap)  # booked at once
+        if send_at > now:
+            await asyncio.sleep(send_at - now)
 
     def use(self) -> None:
         """Count a booked turn as a use: its request is being sent."""
@@ -189,8 +192,11 @@ class Session:
         self.check_failures += 1
         return self.check_failures >= max(1, max_check_failures)
 
-    def record_success(self, forgiveness: float) -> None:
-        """Count a good response: forgive *forgiveness* errors and failures."""
+    def record_success(self, forgiveness: float, sent_at: float = 0.0) -> None:
+        """Count a good response to a request sent at *sent_at*: forgive
+        *forgiveness* errors and failures."""
+        self.good_uses += 1
+        self.last_good = max(self.last_good, sent_at)
         if forgiveness:
             self.errors = max(0.0, self.errors - forgiveness)
             self.check_failures = max(0.0, self.check_failures - forgiveness)

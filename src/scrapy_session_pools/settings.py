@@ -87,6 +87,7 @@ class PoolsSettings:
     connection_errors: tuple[type[BaseException], ...] = ()
     log_interval: float | None = None
     park_after: float | None = 0.2
+    learn_limits: bool = True
     pool_idle_timeout: float | None = 600.0
     state_file: str | None = None
     save_interval: float = 60.0
@@ -133,11 +134,8 @@ class PoolsSettings:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> Self:
-        """Read every setting from *settings*.
-
-        Raises :exc:`~scrapy_session_pools.InvalidSettings` naming every
-        setting with a wrong value.
-        """
+        """Read *settings*; raise :exc:`~scrapy_session_pools.InvalidSettings`
+        naming every setting with a wrong value."""
         read = SettingsReader(settings)
         delay = _read_delay(read)
         jitter = _jitter(settings, read)
@@ -286,6 +284,7 @@ def _read_control(read: SettingsReader, settings: BaseSettings) -> dict[str, Any
         "pool_idle_timeout": idle_timeout or None,
         "state_file": state_file,
         "save_interval": read.number("ZYTE_API_SESSION_SAVE_INTERVAL", 60.0),
+        "learn_limits": read.boolean("ZYTE_API_SESSION_LEARN_LIMITS", default=True),
         "park_after": read.number("ZYTE_API_SESSION_PARK_AFTER", 0.2)
         if read.boolean("ZYTE_API_SESSION_PARKING", default=True)
         else None,

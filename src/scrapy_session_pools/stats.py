@@ -7,6 +7,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
+    from .lifetimes import LearnedLimits
+    from .pool import Pool
+
 PREFIX = "sessions/"
 
 INIT_CHECK_PASSED = "init/check-passed"
@@ -31,6 +34,9 @@ USE_PIN_LOST = "use/pinned-session-lost"
 #: A request left the downloader to wait for its session (see parking.py).
 USE_PARKED = "use/parked"
 POOLS_EVICTED = "pools-evicted"
+#: Limits learned by a pool (always per pool: see lifetimes.py).
+LEARNED_MAX_USES = "learned/max-uses"
+LEARNED_MAX_AGE = "learned/max-age"
 #: A pool found blocked on a silent transport (once per silence).
 TRANSPORT_BLOCKED = "transport-blocked"
 
@@ -76,6 +82,15 @@ class SessionStats:
     def set_gauge(self, name: str, value: float) -> None:
         """Set the gauge *name* (a ``GAUGE_*`` constant) to *value*."""
         self._stats.set_value(self.key(name), value)
+
+    def set_learned(self, pool: Pool, learned: LearnedLimits) -> None:
+        """Set the limits learned by *pool* (per pool, whatever the setting)."""
+        for name, value in (
+            (LEARNED_MAX_USES, learned.max_uses),
+            (LEARNED_MAX_AGE, learned.max_age),
+        ):
+            if value is not None:
+                self._stats.set_value(f"{PREFIX}pools/{pool.id}/{name}", value)
 
     def increment_evicted(self) -> None:
         """Count a pool evicted because it stayed idle."""

@@ -18,7 +18,8 @@ class TurnPicker:
     """Books turns on the sessions of a pool, soonest first.
 
     *sessions* are the live sessions of the pool (the pool's own dict, read
-    here); *limits* and *options* are the pool's; *sample_delay* gives the
+    here); *limits* (:attr:`limits`, which the pool updates) and *options*
+    are the pool's; *sample_delay* gives the
     delay after a turn; *retire* retires a session past a limit; *renew*
     starts the replacement of a session that nears a limit.
     """
@@ -34,7 +35,7 @@ class TurnPicker:
         renew: Callable[[Session, RetireReason], None],
     ) -> None:
         self._sessions = sessions
-        self._limits = limits
+        self.limits = limits
         self._max_concurrency = options.max_concurrency
         self._sample_delay = sample_delay
         self._retire = retire
@@ -49,18 +50,18 @@ class TurnPicker:
         of a turn booked for later.
         """
         for session in sorted(self._sessions.values(), key=lambda s: s.next_use):
-            reason = session.limit_reached(now, self._limits)
+            reason = session.limit_reached(now, self.limits)
             if reason is not None:
                 self._retire(session, reason)
                 continue
             if self._is_full(session):
                 continue
             start = max(now, session.next_use)
-            booked_out = session.turn_limit(start, self._limits)
+            booked_out = session.turn_limit(start, self.limits)
             if booked_out is not None:
                 self._renew(session, booked_out)
                 continue
-            renewal = session.renewal_due(now, self._limits)
+            renewal = session.renewal_due(now, self.limits)
             if renewal is not None:
                 self._renew(session, renewal)
             session.in_flight += 1
@@ -72,14 +73,14 @@ class TurnPicker:
         return any(
             session.next_use <= now
             and not self._is_full(session)
-            and session.limit_reached(now, self._limits) is None
+            and session.limit_reached(now, self.limits) is None
             for session in self._sessions.values()
         )
 
     def has_turns_left(self, now: float) -> bool:
         """Whether a session can still be booked, now or later."""
         return any(
-            session.turn_limit(max(now, session.next_use), self._limits) is None
+            session.turn_limit(max(now, session.next_use), self.limits) is None
             for session in self._sessions.values()
         )
 

@@ -87,7 +87,9 @@ class SessionJudge(UsesContext):
             pool.counts.checks_passed += 1
             self._stats.increment(stats.USE_CHECK_PASSED, pool.id)
             if session is not None:
-                session.record_success(pool.options.error_decay)
+                session.record_success(
+                    pool.options.error_decay, request.meta.get(meta.SENT_AT, 0.0)
+                )
                 if session.profile is not None:
                     pool.profiles.record_success(session.profile)
                 self._backends[pool.kind].keep(session, response, request)
