@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy_session_pools import SessionControl
 from scrapy_session_pools.stats import PREFIX
@@ -25,9 +25,9 @@ _COLUMNS = (
 )
 
 
-def _pool_stats(crawler: Crawler) -> dict[str, dict[str, int]]:
+def _pool_stats(crawler: Crawler) -> dict[str, dict[str, Any]]:
     assert crawler.stats is not None
-    pools: dict[str, dict[str, int]] = {}
+    pools: dict[str, dict[str, Any]] = {}
     pool_prefix = f"{PREFIX}pools/"
     for key, value in crawler.stats.get_stats().items():
         if key.startswith(pool_prefix):
@@ -39,7 +39,14 @@ def _pool_stats(crawler: Crawler) -> dict[str, dict[str, int]]:
 def pool_table(crawler: Crawler) -> list[tuple[str, ...]]:
     """Return a header row and one row of figures per pool."""
     rows: list[tuple[str, ...]] = [
-        ("pool", "created", "bad inits", *(name for name, _ in _COLUMNS), "retired")
+        (
+            "pool",
+            "created",
+            "bad inits",
+            *(name for name, _ in _COLUMNS),
+            "retired",
+            "learned limits",
+        )
     ]
     for pool, figures in sorted(_pool_stats(crawler).items()):
         retired = {
@@ -54,9 +61,20 @@ def pool_table(crawler: Crawler) -> list[tuple[str, ...]]:
                 str(sum(figures.get(name, 0) for name in _BAD_INITS)),
                 *(str(sum(figures.get(n, 0) for n in names)) for _, names in _COLUMNS),
                 ", ".join(f"{n} {r}" for r, n in sorted(retired.items())) or "-",
+                _learned(figures),
             )
         )
     return rows
+
+
+def _learned(figures: dict[str, Any]) -> str:
+    """Return the limits a pool learned (see docs: learned limits), or "-"."""
+    learned = []
+    if "learned/max-uses" in figures:
+        learned.append(f"{figures['learned/max-uses']} uses")
+    if "learned/max-age" in figures:
+        learned.append(f"{figures['learned/max-age']:.1f} s")
+    return ", ".join(learned) or "-"
 
 
 def print_report(title: str, crawler: Crawler, pages: int, api_calls: int) -> None:

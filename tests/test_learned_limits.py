@@ -8,6 +8,7 @@ then keeps its sessions under.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -15,12 +16,15 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f
 
+from scrapy_session_pools import SessionControl
 from scrapy_session_pools.lifetimes import MIN_ENDINGS, LearnedLimits, LifetimeLearner
 from scrapy_session_pools.session import RetireReason, Session
 
 from .helpers import run_crawl, session_stats, spider_for, spider_of, zyte_api_settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from scrapy_session_pools.testing import FakeZyteAPI
 
 PAGES = 120
@@ -53,9 +57,13 @@ async def test_a_pool_learns_a_ban_after_a_number_of_uses(
     assert stats["use/failed"] <= 2 * MIN_ENDINGS
     assert stats["retired/max-uses"] >= (PAGES - 40) // 4
     assert (
-        "Session pool example.com learned that its sessions get banned after 4 "
-        "good uses" in caplog.text
+        "Session pool example.com learned that its sessions end after 4 good "
+        "uses" in caplog.text
     )
+    # Shown in the control API and in the close summary too.
+    [pool] = SessionControl.from_crawler(crawler).pools()
+    assert pool.learned == {"max_uses": 4}
+    assert "; max_uses 4" in caplog.text
     # What the server saw: the requests beyond the 5th of a session (its
     # init and 4 pages) are the failed ones; no session got more than 7.
     requests = uses_per_session(zyte_api).values()
@@ -127,7 +135,9 @@ async def test_a_pool_learns_an_expiry_age(
     assert learned is not None
     assert 0.5 < learned < 0.75
     assert stats["use/expired"] <= 2 * MIN_ENDINGS  # 2 requests in flight
-    assert stats["retired/max-age"] >= 1
+    # At a steady pace the sessions also expire at a steady number of uses:
+    # that is learned too, and may retire them first.
+    assert stats.get("retired/max-age", 0) + stats.get("retired/max-uses", 0) >= 1
     assert "Session pool example.com learned that its sessions expire at" in (
         caplog.text
     )
@@ -165,3 +175,31 @@ def test_a_stricter_limit_is_learned_again() -> None:
     assert learner.learned.max_uses == 20
     ended_after(learner, 10)
     assert learner.learned.max_uses == 10
+
+
+@deferred_f_from_coro_f
+async def test_learned_limits_are_saved_and_a_resumed_crawl_starts_with_them(
+    zyte_api: FakeZyteAPI, tmp_path: Path
+) -> None:
+    settings = zyte_api_settings(
+        zyte_api,
+        ZYTE_API_SESSION_POOL_SIZE=2,
+        CONCURRENT_REQUESTS=2,
+        ZYTE_API_SESSION_STATE_FILE=str(tmp_path / "state.json"),
+    )
+    first = await run_crawl(
+        settings, spider_for("https://example.com/?ban_after=5", requests=60)
+    )
+    assert first.stats is not None
+    assert first.stats.get_value("sessions/pools/example.com/learned/max-uses") == 4
+    saved = json.loads((tmp_path / "state.json").read_text())
+    assert [pool["learned"] for pool in saved["pools"]] == [{"max_uses": 4}]
+    zyte_api.reset()
+    second = await run_crawl(
+        settings, spider_for("https://example.com/?ban_after=5&run=2", requests=40)
+    )
+    assert second.stats is not None
+    assert second.stats.get_value("sessions/pools/example.com/learned/max-uses") == 4
+    # From its first session on, no session was banned.
+    assert "use/failed" not in session_stats(second)
+    assert max(uses_per_session(zyte_api).values()) <= 5

@@ -4,8 +4,8 @@ Websites and Zyte API end sessions at limits that users rarely know in
 advance: a ban after so many requests, an expiry after so many seconds.
 Each pool learns them from the endings of its own sessions:
 
--   A session banned (blocked, or retired for errors or failed checks) after
-    *n* good uses is evidence of a uses limit of *n*.
+-   A session banned (blocked, or retired for errors or failed checks) or
+    expired after *n* good uses is evidence of a uses limit of *n*.
 -   A session that expired (``/problem/session-expired``) between its last
     good use, at age *a*, and its death, at age *d*, is evidence of an age
     limit between *a* and *d*.
@@ -47,7 +47,7 @@ WINDOW = 12
 #: Uses at a ban that agree: within this many of the lowest.
 USES_SPREAD = 1
 #: Death ages at an expiry that agree: within this fraction of the lowest.
-AGE_SPREAD = 0.1
+AGE_SPREAD = 0.2
 
 #: Endings that are evidence of a uses limit.
 BANS = frozenset(
@@ -105,13 +105,13 @@ class LifetimeLearner:
 
     def session_ended(self, session: Session, reason: RetireReason, now: float) -> None:
         """Learn from the end of *session*, retired for *reason* at *now*."""
-        if reason in BANS and session.good_uses:
+        if reason not in BANS and reason is not RetireReason.EXPIRED:
+            return
+        if session.good_uses:
             self._bans.append(session.good_uses)
-        elif reason is RetireReason.EXPIRED and session.last_good:
+        if reason is RetireReason.EXPIRED and session.last_good:
             age = now - session.created_at
             self._expiries.append((session.last_good - session.created_at, age))
-        else:
-            return
         learned = LearnedLimits(
             max_uses=_uses_limit(self._bans) or self.learned.max_uses,
             max_age=_age_limit(self._expiries) or self.learned.max_age,
@@ -124,9 +124,9 @@ class LifetimeLearner:
     def _log(self, learned: LearnedLimits) -> None:
         if learned.max_uses != self.learned.max_uses:
             logger.info(
-                "Session pool %s learned that its sessions get banned after %d "
-                "good uses (%d of its last %d bans); its sessions now retire "
-                "at %d uses.",
+                "Session pool %s learned that its sessions end after %d good "
+                "uses (%d of its last %d bans or expiries); its sessions now "
+                "retire at %d uses.",
                 self._pool_id,
                 learned.max_uses,
                 _cluster_size(self._bans, learned.max_uses),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import meta
 from .context import UsesContext
-from .persistence.state import dump_pools, load_session, saved_sessions
+from .persistence.state import dump_pools, load_session, saved_learned, saved_sessions
 from .persistence.stores.file import FileStore
 from .session import RetireReason
 from .tasks import start_background
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from scrapy import Request
 
     from .context import SessionContext
+    from .lifetimes import PoolLearning
     from .pool import Pool
     from .pool_registry import PoolRegistry
     from .session import Session
@@ -81,13 +82,16 @@ class PoolMaintenance(UsesContext):
         context: SessionContext,
         pools: PoolRegistry,
         pool_of: Callable[[Request], str | None],
+        learning: PoolLearning,
     ) -> None:
         self._context = context
         self._pools = pools
+        self._learning = learning
         settings = context.settings
         self._store = FileStore(settings.state_file) if settings.state_file else None
         state = self._store.load() if self._store is not None else None
         self._saved = saved_sessions(state)
+        self._saved_learned = saved_learned(state)
         self._saved_at = float((state or {}).get("saved_at") or time.time())
         self._task: asyncio.Task[None] | None = None
         #: Requests of each pool still in Scrapy's scheduler.
@@ -192,7 +196,11 @@ class PoolMaintenance(UsesContext):
         return evicted
 
     def restored_sessions(self, pool: Pool) -> list[Session]:
-        """Return the saved sessions of *pool* that are still within limits."""
+        """Return the saved sessions of *pool* that are still within limits;
+        give *pool* the limits it had learned."""
+        learned = self._saved_learned.pop((pool.kind, pool.id), None)
+        if learned is not None:
+            self._learning.restore(pool, learned)
         saved = self._saved.pop((pool.kind, pool.id), [])
         now, elapsed = time.monotonic(), max(0.0, time.time() - self._saved_at)
         sessions = []

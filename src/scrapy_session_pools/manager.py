@@ -97,7 +97,9 @@ class SessionManager:
             events=self._observer,
         )
         self._configs = ConfigLookup(crawler)
-        self._maintenance = PoolMaintenance(context, self._pools, self.get_pool)
+        self._maintenance = PoolMaintenance(
+            context, self._pools, self.get_pool, self.learning
+        )
         #: Requests of each pool still in Scrapy's scheduler.
         self.pending_requests = self._maintenance.pending
         self._resolver = PoolResolver(

@@ -227,12 +227,15 @@ class PoolsObserver:
         lines = [
             (
                 f"{'pool':<30} {'kind':<8} {'created':>7} {'served':>7} "
-                f"{'checks ok':>9} {'failed':>6}  retired"
+                f"{'checks ok':>9} {'failed':>6}  retired; learned limits"
             )
         ]
         for pool in pools:
             retired = Counter({r.value: n for r, n in pool.counts.retired.items()})
             why = ", ".join(f"{n} {r}" for r, n in sorted(retired.items())) or "-"
+            learned = pool.learned.to_json()
+            if learned:
+                why += "; " + ", ".join(f"{k} {v:.3g}" for k, v in learned.items())
             lines.append(
                 f"{pool.id[:30]:<30} {pool.kind:<8} {pool.counts.created:>7} "
                 f"{pool.counts.served:>7} {pool.counts.checks_passed:>9} "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .identities import redact_proxy
@@ -66,7 +66,8 @@ class PoolInfo:
     """The state of a pool when the snapshot was taken.
 
     *sessions* are its live sessions; *retired* counts the sessions it
-    retired, by reason.
+    retired, by reason; *learned* has the limits it learned (``max_uses``,
+    ``max_age``; see :ref:`learned-limits`).
     """
 
     id: str
@@ -78,6 +79,7 @@ class PoolInfo:
     created: int
     served: int
     retired: dict[str, int]
+    learned: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def of(cls, pool: Pool) -> PoolInfo:
@@ -93,4 +95,5 @@ class PoolInfo:
             created=pool.counts.created,
             served=pool.counts.served,
             retired={reason.value: n for reason, n in pool.counts.retired.items()},
+            learned=pool.learned.to_json(),
         )

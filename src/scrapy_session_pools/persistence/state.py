@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from scrapy_session_pools.identities import Profile
+from scrapy_session_pools.lifetimes import LearnedLimits
 from scrapy_session_pools.session import Session
 
 if TYPE_CHECKING:
@@ -75,11 +76,29 @@ def dump_pools(pools: Iterable[Pool], backends: Backends) -> dict[str, Any]:
                 "sessions": [
                     dump_session(s, pool, backends[pool.kind], now) for s in pool
                 ],
+                "learned": pool.learned.to_json(),
             }
             for pool in pools
-            if len(pool)
+            if len(pool) or pool.learned.to_json()
         ],
     }
+
+
+def saved_learned(state: dict[str, Any] | None) -> dict[tuple[str, str], LearnedLimits]:
+    """Index the limits that the pools of *state* had learned (see
+    :mod:`~scrapy_session_pools.lifetimes`); bad values are left out."""
+    result = {}
+    for pool in (state or {}).get("pools", []):
+        learned = pool.get("learned") if isinstance(pool, dict) else None
+        if not isinstance(learned, dict):
+            continue
+        uses: Any = learned.get("max_uses")
+        age: Any = learned.get("max_age")
+        result[str(pool.get("kind")), str(pool.get("id"))] = LearnedLimits(
+            max_uses=uses if _is_number(uses, integer=True) and uses > 0 else None,
+            max_age=float(age) if _is_number(age) and age > 0 else None,
+        )
+    return result
 
 
 def saved_sessions(state: dict[str, Any] | None) -> dict[tuple[str, str], list[Any]]:
