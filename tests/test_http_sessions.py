@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from http.client import HTTPConnection
 from typing import TYPE_CHECKING, Any
@@ -359,3 +360,29 @@ async def test_http_session_chosen_per_request_stays_off_zyte_api(site, zyte_api
     }
     assert zyte_api.state()["requests"] == 0
     assert [e["status"] for e in site.state()["log"]] == [200, 200, 200, 200]
+
+
+@deferred_f_from_coro_f
+async def test_a_rate_limited_init_pauses_the_pool_inits_for_retry_after(site):
+    # The landing page answers 429 (Retry-After: 1) to its first 2 requests.
+    crawler = await run_crawl(
+        http_settings(
+            ZYTE_API_SESSION_POOL_SIZE=1,
+            ZYTE_API_SESSION_PARAMS={
+                "url": site.url("/landing?rate_limit=2&retry_after=1")
+            },
+        ),
+        spider_with(pages(site, 3)),
+    )
+    assert len(spider_of(crawler).responses) == 3
+    assert session_stats(crawler) == {
+        "init/rate-limited": 2,
+        "init/check-passed": 1,
+        "use/check-passed": 3,
+    }
+    # Not resent at once by Scrapy's retry middleware: one init per second.
+    landings = [e for e in site.state()["log"] if e["path"].startswith("/landing")]
+    assert [e["status"] for e in landings] == [429, 429, 200]
+    times = [e["time"] for e in landings]
+    assert all(b - a >= 0.9 for a, b in itertools.pairwise(times))
+    assert crawler.stats.get_value("retry/count") is None

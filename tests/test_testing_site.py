@@ -704,3 +704,11 @@ def test_fake_servers_are_exported_lazily():
         "scrapy_session_pools.testing.site",
         "scrapy_session_pools.testing.proxy",
     ]
+
+
+def test_landing_rate_limit_answers_429_to_its_first_requests(site):
+    path = "/landing?rate_limit=1&retry_after=2"
+    first = fetch(site.url(path))
+    assert (first.status, first.headers["Retry-After"]) == (429, "2")
+    assert fetch(site.url(path)).status == 200
+    assert site.state()["faults"] == 1

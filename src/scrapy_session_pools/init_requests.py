@@ -14,7 +14,7 @@ from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http.request import NO_CALLBACK
 
 from . import meta, stats
-from .backends import InitFailure
+from .backends import InitFailure, Outcome
 from .context import UsesContext
 from .errors import TooManyBadSessionInits, troubleshooting_link
 from .hooks import HookError, run_hook
@@ -44,6 +44,8 @@ class InitOutcome(enum.Enum):
     FAILED = "failed"
     #: The server could not create a session now; try again after a delay.
     RETRY_LATER = "retry-later"
+    #: The server asks to slow down; the pool's inits pause (Retry-After).
+    RATE_LIMITED = "rate-limited"
 
 
 _RETRY_LATER_STATS = {
@@ -65,6 +67,8 @@ class _InitAttempt:
 
     responses: list[Response] = field(default_factory=list)
     download_errors: list[BaseException] = field(default_factory=list)
+    #: The pause that a rate-limited response asked for, if any.
+    pause: float | None = None
 
     def is_download_error(self, exception: BaseException) -> bool:
         """Whether *exception* is a failed download, not a bug of user code."""
@@ -86,10 +90,27 @@ class SessionInitializer(UsesContext):
         #: Sessions being initialized, with their backends, by session ID
         #: (their init requests need them).
         self._initializing: dict[str, tuple[Session, SessionBackend]] = {}
+        #: The pause that a rate-limited init asked for, by session ID.
+        self._pauses: dict[str, float] = {}
 
     def close(self) -> None:
         """Stop waiting: no more retries after a delay."""
         self._closed.set()
+
+    def observe(self, response: Response, request: Request) -> None:
+        """Let the backend see the *response* to the init request *request*.
+
+        A rate-limited one is not retried by Scrapy's retry middleware: the
+        inits of its pool pause instead (see :meth:`create`).
+        """
+        initialization = self.initialization_of(request)
+        if initialization is None:
+            return
+        session, backend = initialization
+        backend.observe(session, response, request)
+        verdict = backend.judge(response)
+        if verdict is not None and verdict.outcome is Outcome.RATE_LIMITED:
+            request.meta["dont_retry"] = True
 
     def initialization_of(
         self, request: Request
@@ -111,6 +132,7 @@ class SessionInitializer(UsesContext):
         """
         async with self._closer.closing_on_fatal_error():
             while True:
+                await self._sleep(pool.counts.inits_paused_until - time.monotonic())
                 if self._closer.is_closing:
                     raise IgnoreRequest("The spider is closing")
                 session = await self._new_session(pool)
@@ -126,6 +148,13 @@ class SessionInitializer(UsesContext):
                     return session
                 if outcome is InitOutcome.RETRY_LATER:
                     await self._sleep(self._settings.creation_retry_delay)
+                    continue
+                if outcome is InitOutcome.RATE_LIMITED:
+                    # Every init of the pool waits (at the top of the loop);
+                    # the new session's age starts after the pause.
+                    until = time.monotonic() + self._pauses.pop(session.id, 0.0)
+                    counts = pool.counts
+                    counts.inits_paused_until = max(counts.inits_paused_until, until)
                     continue
                 self._count_bad_init(pool)
 
@@ -205,6 +234,8 @@ class SessionInitializer(UsesContext):
             return self._judge_download_error(exception, backend, session, request)
         finally:
             self._initializing.pop(session.id, None)
+        if not is_good and attempt.pause is not None:
+            return self._pause(session, attempt.pause)
         if not is_good:
             return self._failed(
                 session, request, stats.INIT_CHECK_FAILED, "the init check failed"
@@ -240,6 +271,19 @@ class SessionInitializer(UsesContext):
             return InitOutcome.RETRY_LATER
         return self._failed(session, request, stats.INIT_FAILED, repr(exception))
 
+    def _pause(self, session: Session, pause: float) -> InitOutcome:
+        """Pause the inits of the pool of *session*, rate-limited, for *pause* s."""
+        self._pauses[session.id] = pause
+        self._stats.increment(stats.INIT_RATE_LIMITED, session.pool_id)
+        logger.warning(
+            "A session initialization of pool %s was rate-limited; the "
+            "initializations of this pool pause for %g s (Retry-After).",
+            session.pool_id,
+            pause,
+            extra={"spider": self._crawler.spider, "pool": session.pool_id},
+        )
+        return InitOutcome.RATE_LIMITED
+
     def _failed(
         self, session: Session, request: Request, stat: str, reason: str
     ) -> InitOutcome:
@@ -274,6 +318,9 @@ class SessionInitializer(UsesContext):
                 attempt.download_errors.append(exception)
                 raise
             attempt.responses.append(response)
+            verdict = backend.judge(response)
+            if verdict is not None and verdict.outcome is Outcome.RATE_LIMITED:
+                attempt.pause = verdict.pause
             return response
 
         return download

@@ -262,10 +262,7 @@ class SessionManager:
         retried with another session.
         """
         if meta.is_session_init_request(request):
-            initialization = self._initializer.initialization_of(request)
-            if initialization is not None:
-                initializing, backend = initialization
-                backend.observe(initializing, response, request)
+            self._initializer.observe(response, request)
             return None
         # Requests that scrapy-poet providers send while this response is
         # processed further (e.g. by InjectionMiddleware) serve *request*.

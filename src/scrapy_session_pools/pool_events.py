@@ -47,6 +47,8 @@ class PoolCounts:
     retired: Counter[RetireReason] = field(default_factory=Counter)
     #: Consecutive failed initializations.
     bad_inits: int = 0
+    #: Monotonic time before which no initialization starts (a rate limit).
+    inits_paused_until: float = 0.0
     #: Requests sent with a session of the pool.
     served: int = 0
     #: Use checks passed.

@@ -15,6 +15,7 @@ from scrapy_session_pools.testing.faults import fault_response
 from scrapy_session_pools.testing.site_requests import (
     _identity_of,
     _Knobs,
+    _LandingKnobs,
     _login_form_response,
     _option_value,
     _Options,
@@ -41,6 +42,18 @@ class _FakeSite:
 
     async def landing(self, request: web.Request) -> web.Response:
         state = self._server.state
+        try:
+            knobs = _LandingKnobs.from_query(request.query)
+        except ErrorAnswer as error:
+            return error.to_response()
+        if state.faults.due(request.raw_path, knobs.rate_limit) is not None:
+            response = web.Response(
+                text="too many requests",
+                status=429,
+                headers={"Retry-After": knobs.retry_after_header()},
+            )
+            state.record(request, None, response)
+            return response
         session = state.create_session(_identity_of(request), is_logged_in=False)
         response = _session_response("Landing", session.id)
         response.set_cookie(_SESSION_COOKIE, session.id, path="/")

@@ -102,6 +102,29 @@ class _Knobs:
         return str(max(1, math.ceil(self.retry_after or 1)))
 
 
+@dataclass(frozen=True, slots=True)
+class _LandingKnobs:
+    """Knobs of the landing page: ``rate_limit=N`` answers the first *N*
+    requests to this exact URL 429, with ``retry_after=SECONDS``."""
+
+    rate_limit: FaultKnobs = field(default_factory=FaultKnobs)
+    retry_after: float | None = None
+
+    @classmethod
+    def from_query(cls, query: MultiMapping[str]) -> _LandingKnobs:
+        """Read the knobs of *query*; raise :exc:`BadRequest` on a bad value."""
+        reader = KnobReader(query, _invalid_knob)
+        times = reader.count("rate_limit")
+        return cls(
+            rate_limit=FaultKnobs("429", times) if times else FaultKnobs(),
+            retry_after=reader.seconds("retry_after"),
+        )
+
+    def retry_after_header(self) -> str:
+        """Return the ``Retry-After`` value: whole seconds, at least 1."""
+        return str(max(1, math.ceil(self.retry_after or 1)))
+
+
 def _invalid_knob(name: str, value: str, expected: str) -> BadRequest:
     return BadRequest(f"knob {name}={value!r}: expected {expected}")
 
