@@ -206,6 +206,17 @@ def test_profiles_are_taken_in_turn_and_rest_longer_after_each_ban():
     assert rotation.record_ban(a, now=100.0) == BASE_PROFILE_REST
 
 
+def test_the_least_used_profile_is_taken():
+    from scrapy_session_pools.identities import Profile, ProfileRotation
+
+    a, b, c = Profile("a"), Profile("b"), Profile("c")
+    rotation = ProfileRotation((a, b, c))
+    # In turn, a would be next after c; but a is in use and b is free.
+    assert rotation.take(0.0, {"a": 1, "c": 1})[0] == b
+    # Among equally used profiles, the next in turn (after b: c).
+    assert rotation.take(0.0, {"a": 1, "b": 1, "c": 1})[0] == c
+
+
 def test_profile_repr_hides_proxy_credentials():
     from scrapy_session_pools.identities import Profile
 

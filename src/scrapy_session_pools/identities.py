@@ -12,8 +12,11 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 #: Seconds a profile rests after its first ban; doubled with each further
 #: ban in a row, up to :data:`MAX_PROFILE_REST`.
@@ -158,7 +161,7 @@ class _ProfileState:
 class ProfileRotation:
     """Hands out profiles in turn, resting those whose sessions get banned.
 
-    Each new session takes the next profile that is not resting. A ban
+    Each new session takes the least used profile that is not resting. A ban
     makes its profile rest for :data:`BASE_PROFILE_REST` seconds, doubled
     for every further ban in a row; a good response ends the streak.
     """
@@ -170,13 +173,21 @@ class ProfileRotation:
     def __bool__(self) -> bool:
         return bool(self.profiles)
 
-    def take(self, now: float) -> tuple[Profile, float]:
-        """Return the next profile and when it may be used (now or later)."""
+    def take(
+        self, now: float, in_use: Mapping[str, int] | None = None
+    ) -> tuple[Profile, float]:
+        """Return the next profile and when it may be used (now or later).
+
+        Of the profiles not resting, the one that the fewest sessions use
+        (*in_use*, by profile name) is taken, the next in turn among equals:
+        no profile gets a second session while another one has none.
+        """
         count = len(self.profiles)
         candidates = [self.profiles[(self._next + i) % count] for i in range(count)]
         ready = [p for p in candidates if self._state(p).rests_until <= now]
+        used = in_use or {}
         profile = (
-            ready[0]
+            min(ready, key=lambda p: used.get(p.name, 0))
             if ready
             else min(candidates, key=lambda p: self._state(p).rests_until)
         )

@@ -6,6 +6,7 @@ import asyncio
 import enum
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from uuid import uuid4
@@ -90,6 +91,8 @@ class SessionInitializer(UsesContext):
         #: Sessions being initialized, with their backends, by session ID
         #: (their init requests need them).
         self._initializing: dict[str, tuple[Session, SessionBackend]] = {}
+        #: New sessions with a profile, until their init ends, by session ID.
+        self._creating: dict[str, Session] = {}
         #: The pause that a rate-limited init asked for, by session ID.
         self._pauses: dict[str, float] = {}
 
@@ -136,13 +139,16 @@ class SessionInitializer(UsesContext):
                 if self._closer.is_closing:
                     raise IgnoreRequest("The spider is closing")
                 session = await self._new_session(pool)
-                outcome = await self.run(
-                    session,
-                    self._backends[pool.kind],
-                    config,
-                    request,
-                    cookie_mode=cookie_mode,
-                )
+                try:
+                    outcome = await self.run(
+                        session,
+                        self._backends[pool.kind],
+                        config,
+                        request,
+                        cookie_mode=cookie_mode,
+                    )
+                finally:
+                    self._creating.pop(session.id, None)
                 if outcome is InitOutcome.OK:
                     pool.counts.bad_inits = 0
                     return session
@@ -156,14 +162,21 @@ class SessionInitializer(UsesContext):
                     counts = pool.counts
                     counts.inits_paused_until = max(counts.inits_paused_until, until)
                     continue
+                if session.profile is not None:  # e.g. a refusing proxy
+                    pool.profiles.record_ban(session.profile, time.time())
                 self._count_bad_init(pool)
 
     async def _new_session(self, pool: Pool) -> Session:
         session = Session(id=str(uuid4()), pool_id=pool.id, created_at=time.monotonic())
         if pool.profiles:
-            profile, available_at = pool.profiles.take(time.time())
-            await self._sleep(available_at - time.time())
+            creating = (s for s in self._creating.values() if s.pool_id == pool.id)
+            in_use = Counter(
+                s.profile.name for s in (*pool, *creating) if s.profile is not None
+            )
+            profile, available_at = pool.profiles.take(time.time(), in_use)
             session.profile = profile
+            self._creating[session.id] = session
+            await self._sleep(available_at - time.time())
         self._backends[pool.kind].start(session)
         return session
 
