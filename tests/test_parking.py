@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy import Request
@@ -24,6 +24,8 @@ from .helpers import (
     http_settings,
     parked,
     run_crawl,
+    session_id_of,
+    session_stats,
     spider_of,
     spider_with,
     zyte_api_settings,
@@ -31,6 +33,10 @@ from .helpers import (
 from .test_http_sessions import landing
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from scrapy.http import Response
+
     from scrapy_session_pools.testing import FakeSite, FakeZyteAPI
 
 SLOW = 4  # pages of the slow pool
@@ -171,3 +177,40 @@ async def test_a_close_drops_parked_requests_and_says_so(
         "downloader; they are dropped, like the requests in the scheduler."
     ) in caplog.text
     assert zyte_api.state()["requests"] == 1  # the init
+
+
+class _PinnedChain(RecordingSpider):
+    """Five steps, each pinned to the session of the step before."""
+
+    async def start(self) -> AsyncIterator[Any]:
+        yield Request("https://example.com/step/0", callback=self.parse)
+
+    def parse(self, response: Response) -> Iterator[Request]:  # type: ignore[override]  # also yields
+        super().parse(response)
+        step = int(response.url.rsplit("/", 1)[1])
+        if step < 4:
+            yield Request(
+                f"https://example.com/step/{step + 1}",
+                callback=self.parse,
+                meta={"zyte_api_session_id": session_id_of(response)},
+            )
+
+
+@deferred_f_from_coro_f
+async def test_a_pinned_request_comes_back_with_its_session(
+    zyte_api: FakeZyteAPI,
+) -> None:
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOLS={"example.com": SLOW_POOL},
+        ),
+        _PinnedChain,
+    )
+    spider = spider_of(crawler)
+    assert [r.url.rsplit("/", 1)[1] for r in spider.responses] == list("01234")
+    # Each step waited 0.5 s for its session's turn, outside the downloader.
+    assert parked(crawler) >= 4
+    sessions = {e["session"] for e in zyte_api.state()["log"]}
+    assert len(sessions) == 1
+    assert "use/pinned-session-lost" not in session_stats(crawler)
