@@ -111,9 +111,9 @@ class ParkingLot:
             if spot.task.cancelled():
                 raise IgnoreRequest(f"Session pool {spot.pool.id} closed")
             return spot.pool, spot.task.result()  # or raise its error
+        if self._after is None:  # parking off: no task on the request path
+            return pool, await acquire()
         task = asyncio.ensure_future(acquire())
-        if self._after is None:
-            return pool, await task
         try:
             await asyncio.wait({task}, timeout=self._after)
         except BaseException:
