@@ -335,14 +335,17 @@ BAD_SETTINGS = [
     # Choices.
     pytest.param(
         {"ZYTE_API_SESSION_POOL_GROWTH": ""},
-        "ZYTE_API_SESSION_POOL_GROWTH: expected 'eager' or 'on-demand', got '' (str)",
+        (
+            "ZYTE_API_SESSION_POOL_GROWTH: expected 'auto', 'eager' or "
+            "'on-demand', got '' (str)"
+        ),
         id="pool-growth-empty",
     ),
     pytest.param(
         {"ZYTE_API_SESSION_POOL_GROWTH": "lazy"},
         (
-            "ZYTE_API_SESSION_POOL_GROWTH: expected 'eager' or 'on-demand', "
-            "got 'lazy' (str)"
+            "ZYTE_API_SESSION_POOL_GROWTH: expected 'auto', 'eager' or "
+            "'on-demand', got 'lazy' (str)"
         ),
         id="pool-growth-unknown",
     ),
@@ -723,7 +726,7 @@ GOOD_SETTINGS = [
         "ZYTE_API_SESSION_RETRY_POLICY", "retry_policy", "", "", id="retry-policy-empty"
     ),
     pytest.param(
-        "ZYTE_API_SESSION_POOL_GROWTH", "growth", None, "eager", id="growth-none"
+        "ZYTE_API_SESSION_POOL_GROWTH", "growth", None, "auto", id="growth-none"
     ),
     pytest.param(
         "ZYTE_API_SESSION_POOL_IDLE_TIMEOUT",

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import asyncio
 import itertools
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from scrapy import Request
@@ -8,6 +10,7 @@ from scrapy.exceptions import ScrapyDeprecationWarning
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from .helpers import (
+    RecordingSpider,
     run_crawl,
     session_id_of,
     session_stats,
@@ -16,6 +19,9 @@ from .helpers import (
     spider_with,
     zyte_api_settings,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 
 @deferred_f_from_coro_f
@@ -211,6 +217,67 @@ async def test_pool_growth_policy_decides_how_many_sessions_start(
         "init/check-passed": inits,
         "use/check-passed": 5,
     }
+
+
+@deferred_f_from_coro_f
+async def test_default_pool_size_grows_on_demand(zyte_api):
+    # No size set: the 5 requests of a website share the session that the
+    # first one starts, where scrapy-zyte-api would start 5.
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api), spider_for("https://example.com/", requests=5)
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": 1,
+        "use/check-passed": 5,
+    }
+    created = [entry for entry in zyte_api.state()["log"] if entry["created_session"]]
+    assert len(created) == 1
+
+
+class SecondRequestWhileFirstInFlight(RecordingSpider):
+    """Sends a slow request, then another one while the first is in flight.
+
+    The session init of the first request is as slow as the request itself
+    (1.5 s): the second one comes after the init, during the request.
+    """
+
+    async def start(self) -> AsyncIterator[Any]:
+        yield Request(
+            "https://example.com/slow?delay=1.5", callback=self.parse, dont_filter=True
+        )
+        await asyncio.sleep(2.2)
+        yield Request("https://example.com/fast", callback=self.parse)
+
+
+@pytest.mark.parametrize(
+    ("settings", "inits"),
+    [
+        pytest.param({}, 2, id="default-grows-when-busy"),
+        pytest.param(
+            {"ZYTE_API_SESSION_POOL_SIZE": 1}, 1, id="not-beyond-its-size"
+        ),
+    ],
+)
+@deferred_f_from_coro_f
+async def test_on_demand_pool_grows_when_every_session_is_busy(
+    zyte_api, settings, inits
+):
+    # The second request finds the only session with a request in flight: a
+    # second session starts, rather than piling requests onto one session.
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, **settings), SecondRequestWhileFirstInFlight
+    )
+    assert session_stats(crawler) == {
+        "init/check-passed": inits,
+        "use/check-passed": 2,
+    }
+    log = zyte_api.state()["log"]
+    assert sum(entry["created_session"] for entry in log) == inits
+    slow, fast = (
+        next(entry["session"] for entry in log if entry["url"].endswith(page))
+        for page in ("/slow?delay=1.5", "/fast")
+    )
+    assert (slow != fast) is (inits == 2)
 
 
 @deferred_f_from_coro_f

@@ -53,7 +53,7 @@ def test_defaults_match_the_documented_defaults():
         stats_per_pool=False,
         transparent_mode=False,
         kind=None,
-        growth="eager",
+        growth="auto",
         max_age=None,
         max_idle=None,
         max_uses=None,
@@ -93,8 +93,11 @@ def test_values_from_the_command_line_are_parsed():
     assert settings.enabled is True
     assert settings.pool_size == 3
     assert settings.delay == 0.5
+    # A size set by the user: the pool is filled eagerly, as scrapy-zyte-api does.
     assert settings.pools == {
-        "example.com": PoolOptions(size=2, delay=0.5, randomize_delay=True)
+        "example.com": PoolOptions(
+            size=2, delay=0.5, randomize_delay=True, growth="eager"
+        )
     }
 
 
@@ -104,7 +107,27 @@ def test_pools_entries_inherit_missing_options_from_global_settings():
         ZYTE_API_SESSION_DELAY=1.5,
         ZYTE_API_SESSION_POOLS={"a": {"delay": 3}},
     )
-    assert settings.pools == {"a": PoolOptions(size=4, delay=3.0, randomize_delay=True)}
+    assert settings.pools == {
+        "a": PoolOptions(size=4, delay=3.0, randomize_delay=True, growth="eager")
+    }
+
+
+@pytest.mark.parametrize(
+    ("settings", "growth"),
+    [
+        pytest.param({}, "auto", id="default-size-grows-on-demand"),
+        pytest.param(
+            {"ZYTE_API_SESSION_POOL_SIZE": 8}, "eager", id="size-set-grows-eagerly"
+        ),
+        pytest.param(
+            {"ZYTE_API_SESSION_POOL_SIZE": 8, "ZYTE_API_SESSION_POOL_GROWTH": "on-demand"},
+            "on-demand",
+            id="growth-set-wins",
+        ),
+    ],
+)
+def test_auto_growth_is_eager_only_for_a_size_the_user_set(settings, growth):
+    assert read(**settings).default_pool_options.growth == growth
 
 
 def test_deprecated_pool_sizes_are_merged_and_pools_wins():

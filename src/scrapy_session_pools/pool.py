@@ -41,9 +41,10 @@ class Pool:
     requests; *jitter* is the magnitude of the random variation of the
     delay; *max_wait* bounds the seconds a request waits for a session.
 
-    The first :attr:`PoolOptions.size` requests each start a session; later
-    ones book the soonest turn (no polling), or wait first come, first
-    served. Sessions near a limit are renewed in the background.
+    The pool grows to :attr:`PoolOptions.size` sessions as its growth
+    policy says (each of the first requests starts one, or only requests
+    that find every session busy); requests book the soonest turn (no
+    polling), or wait first come, first served. Sessions near a limit are renewed in the background.
     """
 
     def __init__(
@@ -324,10 +325,10 @@ class Pool:
             self._events.request_stopped_waiting(self, request)
 
     def _grows_later(self) -> bool:
-        """With on-demand growth, whether a request can do without a new
-        session: one is usable now, or one is being created."""
-        return self.options.growth == "on-demand" and (
-            bool(self._creations) or self._turns.is_free_now(time.monotonic())
+        """Unless the pool grows eagerly, whether a request can do without a
+        new session: one is idle and usable now, or one is being created."""
+        return not self.options.grows_eagerly and (
+            bool(self._creations) or self._turns.is_idle_now(time.monotonic())
         )
 
     def _renew(self, session: Session, reason: RetireReason) -> None:

@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 SESSION_KINDS = tuple(kind.value for kind in SessionKind)
 #: Pool growth policies: each of the first ``size`` requests starts its own
 #: session ("eager", scrapy-zyte-api's behaviour), or a new session starts
-#: only when no session can serve a request now ("on-demand").
-GROWTH_POLICIES = ("eager", "on-demand")
+#: only when every session of the pool is busy or resting ("on-demand"), or
+#: "eager" for pools whose size the user set and "on-demand" for the others
+#: ("auto", the default).
+GROWTH_POLICIES = ("auto", "eager", "on-demand")
+_GROWTH_EXPECTED = "'auto', 'eager' or 'on-demand'"
 
 
 def _is_number(value: Any) -> bool:
@@ -56,7 +59,7 @@ _CHECKS: dict[str, _Check] = {
     ),
     "error_decay": (lambda v: _is_number(v) and v >= 0, "a finite number >= 0"),
     "kind": (lambda v: v is None or v in SESSION_KINDS, "'zyte_api' or 'http'"),
-    "growth": (lambda v: v in GROWTH_POLICIES, "'eager' or 'on-demand'"),
+    "growth": (lambda v: v in GROWTH_POLICIES, _GROWTH_EXPECTED),
 }
 
 
@@ -85,7 +88,12 @@ class PoolOptions:
     max_concurrency: int | None = None
     error_decay: float = 0.0
     kind: str | None = None
-    growth: str = "eager"
+    growth: str = "auto"
+
+    @property
+    def grows_eagerly(self) -> bool:
+        """Whether each of the first :attr:`size` requests starts a session."""
+        return self.growth == "eager"
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -122,7 +130,11 @@ class PoolOptions:
                 values[key] = value
         if problems:
             raise ValueError("; ".join(problems))
-        return replace(defaults, **values)
+        options = replace(defaults, **values)
+        if options.growth == "auto" and "size" in mapping:
+            # A size the user gives is filled as scrapy-zyte-api fills it.
+            options = replace(options, growth="eager")
+        return options
 
     def sample_delay(self, jitter: float) -> float:
         """Return a delay before the next use of a session.

@@ -74,7 +74,7 @@ class PoolsSettings:
     transparent_mode: bool = False
     zyte_api_transport: bool = False
     kind: str | None = None
-    growth: str = "eager"
+    growth: str = "auto"
     max_age: float | None = None
     max_idle: float | None = None
     max_uses: int | None = None
@@ -249,10 +249,14 @@ def _read_lifecycle(read: SettingsReader) -> dict[str, Any]:
         kind = None
     growth = read.raw("ZYTE_API_SESSION_POOL_GROWTH")
     if growth is None:
-        growth = "eager"
+        growth = "auto"
     elif growth not in GROWTH_POLICIES:
-        read.problem("ZYTE_API_SESSION_POOL_GROWTH", "'eager' or 'on-demand'", growth)
-        growth = "eager"
+        read.problem(
+            "ZYTE_API_SESSION_POOL_GROWTH", "'auto', 'eager' or 'on-demand'", growth
+        )
+        growth = "auto"
+    if growth == "auto" and read.raw("ZYTE_API_SESSION_POOL_SIZE") is not None:
+        growth = "eager"  # the size the user set, filled as scrapy-zyte-api does
     return {
         "growth": growth,
         "max_age": read.optional_number("ZYTE_API_SESSION_MAX_AGE"),

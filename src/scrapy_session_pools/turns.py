@@ -68,11 +68,11 @@ class TurnPicker:
             return session, session.reserve(now, self._sample_delay())
         return None
 
-    def is_free_now(self, now: float) -> bool:
-        """Whether a session could serve a request right now."""
+    def is_idle_now(self, now: float) -> bool:
+        """Whether a session with no request in flight could serve one now."""
         return any(
-            session.next_use <= now
-            and not self._is_full(session)
+            session.in_flight == 0
+            and session.next_use <= now
             and session.limit_reached(now, self.limits) is None
             for session in self._sessions.values()
         )
