@@ -93,6 +93,22 @@ ALTERNATIVES: dict[str, dict[str, Alternative]] = {
                 },
             ),
             Alternative(
+                "ours-eager",
+                "ours with ZYTE_API_SESSION_POOL_GROWTH='eager' (scrapy-zyte-api's "
+                "filling: each of the first 8 requests of a pool starts a session)",
+                {ZYTE_ADDON: 500, OURS_ADDON: 510},
+                sessions=True,
+                settings={"ZYTE_API_SESSION_POOL_GROWTH": "eager"},
+            ),
+            Alternative(
+                "ours-evicted",
+                "ours with idle pools evicted after 1 s "
+                "(ZYTE_API_SESSION_POOL_IDLE_TIMEOUT=1)",
+                {ZYTE_ADDON: 500, OURS_ADDON: 510},
+                sessions=True,
+                settings={"ZYTE_API_SESSION_POOL_IDLE_TIMEOUT": 1.0},
+            ),
+            Alternative(
                 "ours-size1",
                 "ours with ZYTE_API_SESSION_POOL_SIZE=1",
                 {ZYTE_ADDON: 500, OURS_ADDON: 510},
@@ -170,7 +186,8 @@ def crawl_settings(
         "TELNETCONSOLE_ENABLED": False,
         "CONCURRENT_REQUESTS": scenario.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": scenario.concurrency,
-        "ZYTE_API_SESSION_POOL_SIZE": 8,
+        # The pool size is left at its default (8 for both packages): a size
+        # set by the user makes our pools grow eagerly, as scrapy-zyte-api's.
         # A guard against a hanging crawl, far above any expected duration.
         "CLOSESPIDER_TIMEOUT": 1800,
         "ADDONS": dict(alternative.addons),

@@ -263,31 +263,42 @@ def _memory(
     requests: int,
     rows: list[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """Run one tracemalloc crawl per alternative; add per-pool figures to *rows*."""
-    pools = scenario.domain_count(requests)
+    """Run two tracemalloc crawls per alternative; add per-pool figures to *rows*.
+
+    The crawls have *requests* and half as many requests: the memory that
+    each extra pool adds (the difference divided by the extra pools) leaves
+    out what a crawl keeps whatever its number of pools (imported modules,
+    settings). What Scrapy itself keeps per website, measured the same way
+    with sessions off, is subtracted.
+    """
+    half = max(1, requests // 2)
+    extra_pools = scenario.domain_count(requests) - scenario.domain_count(half)
     memory_runs = []
+    slopes: dict[str, dict[str, float]] = {}
     for alternative in (row["alternative"] for row in rows):
-        print(f"  memory: {alternative} (tracemalloc) ...", flush=True)
-        run = measure_once(
-            scenario, alternative, requests, server, args, "--tracemalloc"
-        )
-        run["pools"] = pools
-        memory_runs.append(run)
+        print(f"  memory: {alternative} (tracemalloc, 2 crawls) ...", flush=True)
+        pair = []
+        for count in (half, requests):
+            run = measure_once(
+                scenario, alternative, count, server, args, "--tracemalloc"
+            )
+            run["pools"] = scenario.domain_count(count)
+            memory_runs.append(run)
+            pair.append(run.get("retained", {}))
+        if all(pair) and extra_pools > 0:
+            slopes[alternative] = {
+                key: (pair[1][key] - pair[0][key]) / extra_pools
+                for key in ("traced_bytes", "session_code_bytes")
+            }
     by_name = {row["alternative"]: row for row in rows}
-    traced = {
-        run["alternative"]: run.get("retained", {}).get("traced_bytes")
-        for run in memory_runs
-    }
+    off = slopes.get("off")
+    pools = scenario.domain_count(requests)
     off_rss = by_name["off"]["rss_kb"] if "off" in by_name else None
-    for run in memory_runs:
-        row = by_name[run["alternative"]]
-        retained = run.get("retained", {})
-        if traced.get("off") is not None and retained.get("traced_bytes"):
-            row["retained_per_pool"] = (
-                retained["traced_bytes"] - traced["off"]
-            ) / pools
-        if retained.get("session_code_bytes") is not None:
-            row["session_code_per_pool"] = retained["session_code_bytes"] / pools
+    for name, slope in slopes.items():
+        row = by_name[name]
+        if off is not None:
+            row["retained_per_pool"] = slope["traced_bytes"] - off["traced_bytes"]
+        row["session_code_per_pool"] = slope["session_code_bytes"]
         if off_rss is not None and row["rss_kb"] is not None:
             row["rss_delta_per_pool"] = (row["rss_kb"] - off_rss) / pools
     return memory_runs

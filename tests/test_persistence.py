@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -11,7 +12,9 @@ import stat
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
+from typing import Any
 
 import pytest
 from scrapy import Request
@@ -19,6 +22,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_session_pools import SessionControl
 from scrapy_session_pools.persistence.stores.file import FORMAT_VERSION, FileStore
+from scrapy_session_pools.pool_registry import PoolRegistry
 
 from .helpers import (
     RecordingSpider,
@@ -294,6 +298,43 @@ async def test_idle_pools_are_evicted_with_their_sessions(zyte_api):
     assert stats["retired/evicted"] == stats["pools-evicted"]
     manager = SessionControl.from_crawler(crawler)
     assert {p.id for p in manager.pools()} <= {"pause.example", "last.example"}
+
+
+@pytest.fixture
+def no_cyclic_gc():
+    """Turn the cyclic garbage collector off: only reference counts free."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+@deferred_f_from_coro_f
+async def test_an_evicted_pool_is_freed_without_the_cyclic_collector(
+    zyte_api, monkeypatch, no_cyclic_gc
+):
+    # Nothing of an evicted pool points back at it (no closures, no helper
+    # objects holding the pool): reference counting alone frees it and its
+    # sessions, so broad crawls leave no garbage for the collector.
+    created: list[weakref.ref[Any]] = []
+    original = PoolRegistry.get_or_create
+
+    def recording(self, *args, **kwargs):
+        pool, is_new = original(self, *args, **kwargs)
+        created.append(weakref.ref(pool))
+        return pool, is_new
+
+    monkeypatch.setattr(PoolRegistry, "get_or_create", recording)
+    crawler = await run_crawl(
+        zyte_api_settings(zyte_api, ZYTE_API_SESSION_POOL_IDLE_TIMEOUT=0.3),
+        PausingDomainsSpider,
+    )
+    evicted = session_stats(crawler)["pools-evicted"]
+    assert evicted >= 5
+    freed = [ref for ref in created if ref() is None]
+    assert len(freed) == evicted
 
 
 class AgeSpider(RecordingSpider):

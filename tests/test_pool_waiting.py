@@ -19,6 +19,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy_session_pools import SessionWaitTimeout
 from scrapy_session_pools.backends import SessionKind
 from scrapy_session_pools.pool import Pool
+from scrapy_session_pools.pool_context import PoolContext
 from scrapy_session_pools.pool_options import PoolOptions
 from scrapy_session_pools.session import Limits, RetireReason, Session
 from scrapy_session_pools.settings import PoolsSettings
@@ -38,7 +39,7 @@ def session(session_id: str) -> Session:
 def empty_pool(max_wait: float) -> Pool:
     """A pool of size 1 with no session, whose new sessions never finish."""
 
-    async def create(request: Request) -> Session:
+    async def create(pool: Pool, request: Request) -> Session:
         await asyncio.Event().wait()
         raise AssertionError("never created")
 
@@ -47,10 +48,9 @@ def empty_pool(max_wait: float) -> Pool:
         PoolOptions(size=1, delay=0.0),
         kind=SessionKind.ZYTE_API,
         limits=Limits(),
-        create_session=create,
-        events=Events(),
-        jitter=0.0,
-        max_wait=max_wait,
+        context=PoolContext(
+            create_session=create, events=Events(), jitter=0.0, max_wait=max_wait
+        ),
     )
     # Take the pool's one "own init" turn, and leave it with no session.
     first = session("first")

@@ -253,9 +253,7 @@ class SecondRequestWhileFirstInFlight(RecordingSpider):
     ("settings", "inits"),
     [
         pytest.param({}, 2, id="default-grows-when-busy"),
-        pytest.param(
-            {"ZYTE_API_SESSION_POOL_SIZE": 1}, 1, id="not-beyond-its-size"
-        ),
+        pytest.param({"ZYTE_API_SESSION_POOL_SIZE": 1}, 1, id="not-beyond-its-size"),
     ],
 )
 @deferred_f_from_coro_f

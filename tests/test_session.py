@@ -10,6 +10,7 @@ from scrapy import Request
 from scrapy_session_pools import get_request_session_id, is_session_init_request
 from scrapy_session_pools.backends import SessionKind
 from scrapy_session_pools.pool import Pool
+from scrapy_session_pools.pool_context import PoolContext
 from scrapy_session_pools.pool_options import PoolOptions
 from scrapy_session_pools.session import Limits, RetireReason, Session
 
@@ -77,12 +78,12 @@ def test_retiring_twice_only_counts_once_and_frees_cookies():
     assert session.retire(RetireReason.EXPIRED) is True
     assert session.retire(RetireReason.ERRORS) is False
     assert session.retire_reason is RetireReason.EXPIRED
-    assert session.cookies == []
+    assert not session.cookies
     assert not session.is_alive
 
 
 def pool_with(options: PoolOptions, jitter: float) -> Pool:
-    async def create(request: Request) -> Session:
+    async def create(pool: Pool, request: Request) -> Session:
         raise AssertionError("not called")
 
     return Pool(
@@ -90,10 +91,12 @@ def pool_with(options: PoolOptions, jitter: float) -> Pool:
         options,
         kind=SessionKind.ZYTE_API,
         limits=Limits(),
-        create_session=create,
-        events=None,  # type: ignore[arg-type]  # sample_delay() sends no event
-        jitter=jitter,
-        max_wait=1.0,
+        context=PoolContext(
+            create_session=create,
+            events=None,  # type: ignore[arg-type]  # sample_delay() sends no event
+            jitter=jitter,
+            max_wait=1.0,
+        ),
     )
 
 

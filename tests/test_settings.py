@@ -120,7 +120,10 @@ def test_pools_entries_inherit_missing_options_from_global_settings():
             {"ZYTE_API_SESSION_POOL_SIZE": 8}, "eager", id="size-set-grows-eagerly"
         ),
         pytest.param(
-            {"ZYTE_API_SESSION_POOL_SIZE": 8, "ZYTE_API_SESSION_POOL_GROWTH": "on-demand"},
+            {
+                "ZYTE_API_SESSION_POOL_SIZE": 8,
+                "ZYTE_API_SESSION_POOL_GROWTH": "on-demand",
+            },
             "on-demand",
             id="growth-set-wins",
         ),

@@ -1,9 +1,8 @@
-"""AgeLimits: timers that retire sessions when they reach their maximum age."""
+"""AgeTimer: one timer per pool that retires sessions at their maximum age."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -12,49 +11,61 @@ if TYPE_CHECKING:
     from .session import Session
 
 
-class AgeLimits:
-    """Retires each session of a pool at its maximum age, used or not.
+class AgeTimer:
+    """Retires the sessions of a pool when they reach their maximum age.
 
-    *max_age* is the maximum age in seconds (``None``: no timer);
-    *retire* is called with a session that reached it.
+    One timer serves the whole pool: it fires when its oldest session
+    reaches the age limit, the pool retires every session that reached it,
+    and :meth:`arm` sets the timer for the next one. A pool with no session
+    or no age limit keeps no timer.
     """
 
-    def __init__(
-        self, max_age: float | None, retire: Callable[[Session], object]
+    __slots__ = ("_handle",)
+
+    def __init__(self) -> None:
+        self._handle: asyncio.TimerHandle | None = None
+
+    def arm(
+        self,
+        max_age: float | None,
+        horizon: float | None,
+        sessions: Iterable[Session],
+        expire: Callable[[], None],
     ) -> None:
-        self._max_age = max_age
-        self._retire = retire
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        """Call *expire* when the oldest of *sessions* reaches *max_age*.
 
-    def watch(self, session: Session) -> None:
-        """Start the timer of *session*, which joined its pool."""
-        if self._max_age is None:
+        No timer is kept for an age limit of *horizon* or more (``None``:
+        any limit gets one).
+        """
+        if max_age is None or (horizon is not None and max_age >= horizon):
+            self.cancel()
             return
-        delay = session.created_at + self._max_age - time.monotonic()
-        self._timers[session.id] = asyncio.get_running_loop().call_later(
-            max(0.0, delay), self._expire, session
-        )
+        due = min((s.created_at for s in sessions), default=None)
+        if due is None:
+            self.cancel()
+            return
+        when = due + max_age
+        handle = self._handle
+        if handle is not None and not handle.cancelled() and handle.when() <= when:
+            return  # fires no later than needed; it re-arms then
+        self.cancel()
+        self._handle = asyncio.get_running_loop().call_at(when, expire)
 
-    def set_max_age(self, max_age: float | None, sessions: Iterable[Session]) -> None:
-        """Use *max_age* from now on, for *sessions* too (a learned limit)."""
-        self.stop()
-        self._max_age = max_age
-        for session in sessions:
-            self.watch(session)
+    def cancel(self) -> None:
+        """Stop the timer."""
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
-    def forget(self, session: Session) -> None:
-        """Stop the timer of *session*, which left its pool."""
-        timer = self._timers.pop(session.id, None)
-        if timer is not None:
-            timer.cancel()
+    def fired(self) -> None:
+        """Forget the timer that just fired."""
+        self._handle = None
 
-    def stop(self) -> None:
-        """Stop every timer (the pool closes)."""
-        for timer in self._timers.values():
-            timer.cancel()
-        self._timers.clear()
 
-    def _expire(self, session: Session) -> None:
-        self._timers.pop(session.id, None)
-        if session.is_alive:
-            self._retire(session)
+def aged(
+    sessions: Iterable[Session], max_age: float | None, now: float
+) -> list[Session]:
+    """Return the live *sessions* that reached *max_age* at *now*."""
+    if max_age is None:
+        return []
+    return [s for s in sessions if s.is_alive and now - s.created_at >= max_age]

@@ -11,8 +11,11 @@ cookie with the same name, domain and path.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 Cookie = dict[str, Any]
 
@@ -32,7 +35,7 @@ def is_expired(cookie: Cookie, now: float) -> bool:
 
 
 def merge_cookies(
-    jar: list[Cookie], received: list[Cookie], now: float
+    jar: Sequence[Cookie], received: list[Cookie], now: float
 ) -> list[Cookie]:
     """Return *jar* updated with the *received* cookies.
 
@@ -69,7 +72,7 @@ def path_matches(request_path: str, cookie_path: str) -> bool:
     return cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
 
 
-def cookies_for_url(jar: list[Cookie], url: str, now: float) -> list[Cookie]:
+def cookies_for_url(jar: Sequence[Cookie], url: str, now: float) -> list[Cookie]:
     """Return the cookies of *jar* to send with a request to *url*.
 
     The result has the ``requestCookies`` shape (name, value, domain, path).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from .session import RetireReason
@@ -32,7 +33,8 @@ class SessionHandle:
     profile, if any. :attr:`data` is the user data of the session (see
     :ref:`session-data`): the handle keeps it, so a callback can still read
     and write it after the session retired, although a retired session's
-    data is not saved any more.
+    data is not saved any more. The handle does not keep the pool: an
+    evicted pool is freed even while responses of its sessions are around.
     """
 
     __slots__ = ("_mark_bad", "_pool", "_session", "id", "kind", "pool", "profile")
@@ -44,7 +46,7 @@ class SessionHandle:
         mark_bad: Callable[[Pool, Session, float], bool],
     ) -> None:
         self._session = session
-        self._pool = pool
+        self._pool = weakref.ref(pool)
         self._mark_bad = mark_bad
         #: The session ID.
         self.id: str = session.id
@@ -82,13 +84,17 @@ class SessionHandle:
         its score reaches :setting:`ZYTE_API_SESSION_MAX_ERRORS`. Returns
         whether it retired now; ``False`` if it had retired already.
         """
-        if not self.is_alive:
+        pool = self._pool()
+        if not self.is_alive or pool is None:
             return False
-        return self._mark_bad(self._pool, self._session, score)
+        return self._mark_bad(pool, self._session, score)
 
     def retire(self, reason: str = "manual") -> bool:
         """Retire the session now, for *reason* (see :ref:`lifecycle`).
 
         Returns ``False`` if it had retired already.
         """
-        return self._pool.retire(self._session, RetireReason(reason))
+        pool = self._pool()
+        if pool is None:  # evicted, and its sessions with it
+            return False
+        return pool.retire(self._session, RetireReason(reason))

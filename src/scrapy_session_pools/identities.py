@@ -307,3 +307,7 @@ def parse_seeds(value: Any) -> dict[str, tuple[Seed, ...]]:
     if problems:
         raise ValueError("; ".join(problems))
     return seeds
+
+
+#: The rotation of pools without profiles (nothing to rotate; shared).
+NO_PROFILES = ProfileRotation(())

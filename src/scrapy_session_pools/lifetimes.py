@@ -81,6 +81,10 @@ class LearnedLimits:
         return {key: value for key, value in learned.items() if value is not None}
 
 
+#: Nothing learned yet (shared by every pool that learned nothing).
+NOTHING_LEARNED = LearnedLimits()
+
+
 class LifetimeLearner:
     """Learns the limits of the sessions of one pool from their endings.
 
@@ -95,7 +99,7 @@ class LifetimeLearner:
         self._on_change = on_change
         self._bans: deque[int] = deque(maxlen=WINDOW)
         self._expiries: deque[tuple[float, float]] = deque(maxlen=WINDOW)
-        self.learned = LearnedLimits()
+        self.learned = NOTHING_LEARNED
 
     def restore(self, learned: LearnedLimits) -> None:
         """Start with limits learned by a previous run (persistence)."""
@@ -192,7 +196,7 @@ class PoolLearning:
     def learned(self, pool: Pool) -> LearnedLimits:
         """Return the limits learned so far for *pool*."""
         learner = self._learners.get((pool.kind.value, pool.id))
-        return learner.learned if learner is not None else LearnedLimits()
+        return learner.learned if learner is not None else NOTHING_LEARNED
 
     def pool_started(self, pool: Pool) -> None:
         """Give a new *pool* what an earlier pool of the same ID learned."""
@@ -203,7 +207,7 @@ class PoolLearning:
 
     def restore(self, pool: Pool, learned: LearnedLimits) -> None:
         """Start *pool* with limits learned by a previous run."""
-        if self._enabled and learned != LearnedLimits():
+        if self._enabled and learned != NOTHING_LEARNED:
             self._learner(pool).restore(learned)
 
     def session_ended(self, pool: Pool, session: Session, reason: RetireReason) -> None:

@@ -9,25 +9,28 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
 
-from .age_limits import AgeLimits
+from . import turns
+from .age_limits import AgeTimer, aged
 from .errors import SessionWaitTimeout
-from .identities import ProfileRotation
-from .lifetimes import LearnedLimits
+from .identities import NO_PROFILES, ProfileRotation
+from .lifetimes import NOTHING_LEARNED, LearnedLimits
+from .pool_closing import PoolClosing
+from .pool_context import RequestTemplate
 from .pool_events import PoolCounts
 from .pool_filling import Creations
 from .session import RetireReason
-from .turns import Slot, TurnPicker
 from .waiting import WaitLine
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Iterable, Iterator
+    from collections.abc import Awaitable, Iterable, Iterator
 
     from scrapy import Request
 
     from .backends import SessionKind
-    from .pool_events import PoolEvents
+    from .pool_context import PoolContext
     from .pool_options import PoolOptions
     from .session import Limits, Session
+    from .turns import Slot
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +38,34 @@ logger = logging.getLogger(__name__)
 class Pool:
     """The sessions of one pool, handed out to requests fairly.
 
-    *create_session* creates one session for the given triggering request (it
-    retries internally and raises when the pool cannot get one); *events* is
-    told about sessions joining and leaving the pool and about waiting
-    requests; *jitter* is the magnitude of the random variation of the
-    delay; *max_wait* bounds the seconds a request waits for a session.
+    *context* holds what all pools share (see :class:`PoolContext`).
 
     The pool grows to :attr:`PoolOptions.size` sessions as its growth
     policy says (each of the first requests starts one, or only requests
     that find every session busy); requests book the soonest turn (no
     polling), or wait first come, first served. Sessions near a limit are renewed in the background.
     """
+
+    __slots__ = (
+        "__weakref__",
+        "_age_timer",
+        "_closing",
+        "_context",
+        "_creations",
+        "_given_limits",
+        "_line",
+        "_pending",
+        "_sessions",
+        "_template",
+        "counts",
+        "id",
+        "kind",
+        "last_activity",
+        "learned",
+        "limits",
+        "options",
+        "profiles",
+    )
 
     def __init__(
         self,
@@ -54,10 +74,7 @@ class Pool:
         *,
         kind: SessionKind,
         limits: Limits,
-        create_session: Callable[[Request], Awaitable[Session]],
-        events: PoolEvents,
-        jitter: float,
-        max_wait: float,
+        context: PoolContext,
     ) -> None:
         #: The pool ID.
         self.id = pool_id
@@ -67,33 +84,21 @@ class Pool:
         self.kind = kind
         #: The lifecycle limits of the sessions of the pool, learned ones included.
         self.limits = self._given_limits = limits
-        self.learned = LearnedLimits()
-        self._events = events
-        self._jitter = jitter
-        self._max_wait = max_wait
+        #: The limits learned from the endings of the pool's sessions.
+        self.learned: LearnedLimits = NOTHING_LEARNED
+        self._context = context
         self._pending = options.size
         self._sessions: dict[str, Session] = {}
-        self._line: WaitLine[Slot] = WaitLine(lambda slot: self._give_up(slot[0]))
-        self._creations: Creations[asyncio.Future[Slot]] = Creations(
-            create_session, self._on_created
-        )
-        self._age_limits = AgeLimits(
-            limits.max_age, lambda session: self.retire(session, RetireReason.MAX_AGE)
-        )
-        self._turns = TurnPicker(
-            self._sessions,
-            limits,
-            options,
-            sample_delay=self.sample_delay,
-            retire=self.retire,
-            renew=self._renew,
-        )
-        self._closed = asyncio.Event()
-        self._template: Request | None = None
+        # Made when needed and dropped when empty: an idle pool keeps neither.
+        self._line: WaitLine[Slot] | None = None
+        self._creations: Creations[asyncio.Future[Slot]] | None = None
+        self._closing = PoolClosing()
+        self._age_timer = AgeTimer()
+        self._template: RequestTemplate | None = None
         #: What the pool did so far.
         self.counts = PoolCounts()
         #: The profiles that new sessions of the pool take in turn.
-        self.profiles = ProfileRotation(())
+        self.profiles: ProfileRotation = NO_PROFILES
         #: Monotonic time of the last activity (a request, a new session).
         self.last_activity = time.monotonic()
 
@@ -103,20 +108,24 @@ class Pool:
     def __iter__(self) -> Iterator[Session]:
         return iter(list(self._sessions.values()))
 
+    def live_sessions(self) -> Iterable[Session]:
+        """The live sessions of the pool (a view: do not retire while iterating)."""
+        return self._sessions.values()
+
     @property
     def is_closed(self) -> bool:
         """Whether :meth:`close` was called."""
-        return self._closed.is_set()
+        return self._closing.is_closed
 
     @property
     def waiting(self) -> int:
         """Number of requests waiting for a session."""
-        return len(self._line)
+        return len(self._line) if self._line is not None else 0
 
     @property
     def creating(self) -> int:
         """Number of sessions being created."""
-        return len(self._creations)
+        return len(self._creations) if self._creations is not None else 0
 
     def get(self, session_id: str) -> Session | None:
         """Return the live session *session_id* of this pool, if any."""
@@ -128,7 +137,7 @@ class Pool:
         Their age and idle time count from when they join the pool, unless
         *keep_age* (sessions restored from a saved state keep theirs).
         """
-        self._creations.seed(sessions, keep_age=keep_age)
+        self._filling().seed(sessions, keep_age=keep_age)
 
     def add(self, session: Session, request: Request | None = None) -> None:
         """Add a session made elsewhere; it is used like any other.
@@ -138,20 +147,20 @@ class Pool:
         """
         if self._pending > 0:
             self._pending -= 1
-        self._add(session, request or self._template, None)
+        self._add(session, request, None)
 
     @property
     def is_idle(self) -> bool:
         """Whether nothing is going on: no request waiting or in flight."""
         return (
-            not self._creations
+            not self.creating
             and not self.waiting
             and all(session.in_flight == 0 for session in self._sessions.values())
         )
 
     def sample_delay(self) -> float:
         """Return the delay before the next use of a session."""
-        return self.options.sample_delay(self._jitter)
+        return self.options.sample_delay(self._context.jitter)
 
     async def acquire(self, request: Request) -> Session:
         """Return a session for *request*, once it may be used.
@@ -162,7 +171,7 @@ class Pool:
         session is ready within the maximum wait.
         """
         began = self.last_activity = time.monotonic()
-        deadline = began + self._max_wait
+        deadline = began + self._context.max_wait
         while True:
             # The bound applies to waiting for a live session: a booked turn
             # (the session delay) is waited for, however far it is.
@@ -205,8 +214,9 @@ class Pool:
         began = time.monotonic()
         own: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
         # A replacement already on its way is taken rather than growing.
-        if not self._creations.claim(own):
-            self._creations.start(request, own, None)
+        creations = self._filling()
+        if not creations.claim(own):
+            creations.start(request, own, None)
         session, start = await own
         if not await self._take_turn(session, start):
             # Ended as soon as it was made: a new one, once more.
@@ -232,7 +242,7 @@ class Pool:
         session.use()
         self.counts.served += 1
         self.last_activity = time.monotonic()
-        self._events.request_served(self, request, self.last_activity - began)
+        self._context.events.request_served(self, request, self.last_activity - began)
         return session
 
     def use_now(self, session: Session) -> None:
@@ -275,30 +285,32 @@ class Pool:
         if not session.retire(reason):
             return False
         self._sessions.pop(session.id, None)
-        self._age_limits.forget(session)
-        self.counts.retired[reason] += 1
-        self._events.session_retired(self, session, reason)
-        template = self._template or request
+        self._arm_age_timer()
+        self.counts.count_retired(reason)
+        self._context.events.session_retired(self, session, reason)
+        template = self._template.request() if self._template is not None else request
         if session.renewal is None and template is not None and not self.is_closed:
-            self._creations.start(template, None, None)
+            self._filling().start(template, None, None)
         return True
 
     def learn(self, learned: LearnedLimits) -> None:
         """Retire sessions at *learned* limits too, where no setting gives one."""
         self.learned = learned
-        self.limits = self._turns.limits = learned.applied_to(
-            self._given_limits, self.options
-        )
-        self._age_limits.set_max_age(self.limits.max_age, self._sessions.values())
+        self.limits = learned.applied_to(self._given_limits, self.options)
+        self._arm_age_timer()
 
     def close(self, cause: BaseException | None = None) -> None:
         """Stop all work; fail waiting requests with *cause* or IgnoreRequest."""
         if self.is_closed:
             return
-        self._closed.set()
-        self._age_limits.stop()
-        self._creations.cancel_all()
-        self._line.release_all(cause or IgnoreRequest(f"Session pool {self.id} closed"))
+        self._closing.close()
+        self._age_timer.cancel()
+        if self._creations is not None:
+            self._creations.cancel_all()
+        if self._line is not None:
+            self._line.release_all(
+                cause or IgnoreRequest(f"Session pool {self.id} closed")
+            )
 
     async def _reserve(self, request: Request, deadline: float) -> Slot:
         if self.is_closed:
@@ -306,50 +318,85 @@ class Pool:
         if self._pending > 0 and not self._grows_later():
             self._pending -= 1
             own: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
-            self._creations.start(request, own, None)
+            self._filling().start(request, own, None)
             return await own
-        slot = self._turns.book(time.monotonic()) if not self._line else None
+        slot = turns.book(self, time.monotonic()) if not self._line else None
         if slot is not None:
             return slot
-        waiter = self._line.join()
-        if not self._creations and not self._turns.has_turns_left(time.monotonic()):
-            self._creations.start(request, None, None)  # else nothing serves it
+        if self._line is None:
+            self._line = WaitLine()
+        line = self._line
+        waiter = line.join()
+        if not self.creating and not turns.has_turns_left(self, time.monotonic()):
+            self._filling().start(request, None, None)  # else nothing serves it
         logger.debug("Request %s waits for a session of pool %s", request, self.id)
-        self._events.request_waiting(self, request)
+        events = self._context.events
+        events.request_waiting(self, request)
         try:
-            return await self._line.wait(waiter, deadline - time.monotonic())
+            return await line.wait(
+                waiter, deadline - time.monotonic(), self._give_up_slot
+            )
         except asyncio.TimeoutError:
-            self._events.request_timed_out(self, request)
-            raise SessionWaitTimeout.of(request, self.id, self._max_wait) from None
+            events.request_timed_out(self, request)
+            raise SessionWaitTimeout.of(
+                request, self.id, self._context.max_wait
+            ) from None
         finally:
-            self._events.request_stopped_waiting(self, request)
+            events.request_stopped_waiting(self, request)
+            if self._line is line and not line:
+                self._line = None
+
+    def _give_up_slot(self, slot: Slot) -> None:
+        self._give_up(slot[0])
 
     def _grows_later(self) -> bool:
         """Unless the pool grows eagerly, whether a request can do without a
         new session: one is idle and usable now, or one is being created."""
         return not self.options.grows_eagerly and (
-            bool(self._creations) or self._turns.is_idle_now(time.monotonic())
+            bool(self.creating) or turns.is_idle_now(self, time.monotonic())
         )
 
-    def _renew(self, session: Session, reason: RetireReason) -> None:
+    def renew(self, session: Session, reason: RetireReason) -> None:
         """Start the replacement of *session*, which nears *reason*, once."""
         if session.renewal is None and self._template is not None:
             session.renewal = reason
-            self._creations.start(self._template, None, session)
+            self._filling().start(self._template.request(), None, session)
+
+    def _filling(self) -> Creations[asyncio.Future[Slot]]:
+        """The creations of the pool, made when first needed."""
+        if self._creations is None:
+            self._creations = Creations(self._create, self._on_created)
+        return self._creations
+
+    def _create(self, request: Request) -> Awaitable[Session]:
+        return self._context.create_session(self, request)
 
     def _serve_waiters(self) -> None:
-        now = time.monotonic()
-        self._line.serve(lambda: self._turns.book(now))
+        if self._line is not None:
+            now = time.monotonic()
+            self._line.serve(lambda: turns.book(self, now))
 
     async def _sleep_until(self, start: float) -> None:
-        wait = start - time.monotonic()
-        if wait > 0:
-            try:
-                await asyncio.wait_for(self._closed.wait(), timeout=wait)
-            except asyncio.TimeoutError:
-                return
-        if self.is_closed:
+        if not await self._closing.sleep_until(start):
             raise IgnoreRequest(f"Session pool {self.id} closed")
+
+    def _arm_age_timer(self) -> None:
+        if not self.is_closed:
+            self._age_timer.arm(
+                self.limits.max_age,
+                self._context.age_timer_horizon,
+                self._sessions.values(),
+                self._expire,
+            )
+
+    def _expire(self) -> None:
+        """Retire the sessions that reached the maximum age (the timer fired)."""
+        self._age_timer.fired()
+        for session in aged(
+            self.live_sessions(), self.limits.max_age, time.monotonic()
+        ):
+            self.retire(session, RetireReason.MAX_AGE)
+        self._arm_age_timer()
 
     def _on_created(
         self,
@@ -359,6 +406,9 @@ class Pool:
         owner: asyncio.Future[Slot] | None,
         renews: Session | None,
     ) -> None:
+        creations = self._creations
+        if creations is not None and creations.is_empty:
+            self._creations = None  # nothing left to create: no helper kept
         if error is not None and not isinstance(error, asyncio.CancelledError):
             # The real reason goes to the request, even if the pool closed
             # because of it (e.g. TooManyBadSessionInits).
@@ -370,7 +420,7 @@ class Pool:
                 logger.debug(
                     "A session of pool %s could not be created: %r", self.id, error
                 )
-            if not self._sessions and not self._creations:
+            if not self._sessions and not self.creating and self._line is not None:
                 self._line.release_all(error)
         elif session is None or self.is_closed:
             if owner is not None and not owner.done():
@@ -388,13 +438,12 @@ class Pool:
         session.next_use = max(session.next_use, now + self.sample_delay())
         session.last_use = max(session.last_use, now)
         self._sessions[session.id] = session
-        if not self.is_closed:
-            self._age_limits.watch(session)
+        self._arm_age_timer()
         if request is not None:
-            self._template = request
+            self._template = RequestTemplate.of(request)
         self.counts.created += 1
         self.last_activity = now
-        self._events.session_added(self, session)
+        self._context.events.session_added(self, session)
         if owner is not None and not owner.done():
             session.in_flight += 1
             owner.set_result((session, session.reserve(now, self.sample_delay())))

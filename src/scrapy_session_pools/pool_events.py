@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scrapy import Request
 
     from .pool import Pool
     from .session import RetireReason, Session
+
+
+_NOTHING_RETIRED: Mapping[RetireReason, int] = MappingProxyType({})
 
 
 class PoolEvents(Protocol):
@@ -43,8 +49,8 @@ class PoolCounts:
 
     #: Sessions that joined the pool.
     created: int = 0
-    #: Sessions that left the pool, by reason.
-    retired: Counter[RetireReason] = field(default_factory=Counter)
+    #: Sessions that left the pool, by reason (made at the first one).
+    _retired: Counter[RetireReason] | None = None
     #: Consecutive failed initializations.
     bad_inits: int = 0
     #: Monotonic time before which no initialization starts (a rate limit).
@@ -55,3 +61,14 @@ class PoolCounts:
     checks_passed: int = 0
     #: Use checks failed.
     checks_failed: int = 0
+
+    @property
+    def retired(self) -> Mapping[RetireReason, int]:
+        """Sessions that left the pool, by reason."""
+        return self._retired if self._retired is not None else _NOTHING_RETIRED
+
+    def count_retired(self, reason: RetireReason) -> None:
+        """Count one session that left the pool for *reason*."""
+        if self._retired is None:
+            self._retired = Counter()
+        self._retired[reason] += 1

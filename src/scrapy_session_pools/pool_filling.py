@@ -52,6 +52,11 @@ class Creations(Generic[_Owner]):
     def __len__(self) -> int:
         return len(self._tasks)
 
+    @property
+    def is_empty(self) -> bool:
+        """Whether nothing is being created and no seed is left."""
+        return not self._tasks and not self._seeds
+
     def seed(self, sessions: Iterable[Session], *, keep_age: bool) -> None:
         """Queue sessions made elsewhere, used before any new initialization.
 

@@ -9,6 +9,7 @@ from .backends import SessionKind
 from .errors import PoolError, troubleshooting_link
 from .identities import ProfileRotation
 from .pool import Pool
+from .pool_context import PoolContext
 from .pool_options import PoolOptions
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from .backends import SessionBackend
     from .identities import Profile
     from .pool_events import PoolEvents
-    from .session import Session
+    from .session import Limits, Session
     from .settings import PoolsSettings
 
 logger = logging.getLogger(__name__)
@@ -58,9 +59,17 @@ class PoolRegistry:
         events: PoolEvents,
     ) -> None:
         self._settings = settings
-        self._create_session = create_session
-        self._events = events
+        self._context = PoolContext(
+            create_session=create_session,
+            events=events,
+            jitter=settings.jitter,
+            max_wait=settings.max_wait,
+            age_timer_horizon=settings.pool_idle_timeout,
+        )
         self._pools: dict[tuple[SessionKind, str], Pool] = {}
+        # Pools with the default options, or the same ones, share them.
+        self._defaults = settings.default_pool_options
+        self._limits: dict[tuple[SessionKind, PoolOptions], Limits] = {}
 
     def __iter__(self) -> Iterator[Pool]:
         return iter(list(self._pools.values()))
@@ -90,7 +99,7 @@ class PoolRegistry:
         options = self._settings.pools.get(pool_id)
         if options is not None:
             return options
-        defaults = self._settings.default_pool_options
+        defaults = self._defaults
         if not mapping:
             return defaults
         try:
@@ -117,21 +126,12 @@ class PoolRegistry:
         existing = self._pools.get((kind, pool_id))
         if existing is not None:
             return existing, False
-
-        async def create_session(request: Request) -> Session:
-            return await self._create_session(pool, request)
-
-        pool = Pool(
-            pool_id,
-            options,
-            kind=kind,
-            limits=backend.limits(options),
-            create_session=create_session,
-            events=self._events,
-            jitter=self._settings.jitter,
-            max_wait=self._settings.max_wait,
-        )
-        pool.profiles = ProfileRotation(profiles)
+        limits = self._limits.get((kind, options))
+        if limits is None:
+            limits = self._limits[kind, options] = backend.limits(options)
+        pool = Pool(pool_id, options, kind=kind, limits=limits, context=self._context)
+        if profiles:
+            pool.profiles = ProfileRotation(profiles)
         self._pools[kind, pool_id] = pool
         logger.info(
             "Created session pool %s of %s sessions (size %d, delay %g s)",

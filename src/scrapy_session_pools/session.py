@@ -7,7 +7,10 @@ import enum
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 
 class RetireReason(enum.Enum):
@@ -88,8 +91,9 @@ class Session:
     retire_reason: RetireReason | None = None
     #: The limit a replacement is being prepared for, if any.
     renewal: RetireReason | None = None
-    #: Cookies of the session in Zyte API cookie mode.
-    cookies: list[dict[str, Any]] = field(default_factory=list)
+    #: Cookies of the session in Zyte API cookie mode (replaced, never
+    #: changed in place).
+    cookies: Sequence[dict[str, Any]] = ()
     #: Transport state of the session's backend (e.g. an HTTP cookie jar).
     state: Any = None
     #: The profile (proxy, headers) of the session, if any.
@@ -206,6 +210,6 @@ class Session:
         if self.retire_reason is not None:
             return False
         self.retire_reason = reason
-        self.cookies = []
+        self.cookies = ()
         self.state = None
         return True

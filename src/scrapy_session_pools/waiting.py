@@ -22,12 +22,14 @@ class WaitLine(Generic[_T]):
     Waiting is event-driven: :meth:`serve` hands slots out when the owner
     has some (a session joined, a request ended), and :meth:`wait` never
     polls. A waiter's slot is never lost: served as it times out, it keeps
-    it; cancelled after being served, *give_back* gets it.
+    it; cancelled after being served, the *give_back* of :meth:`wait` gets
+    it.
     """
 
-    def __init__(self, give_back: Callable[[_T], None]) -> None:
+    __slots__ = ("_waiters",)
+
+    def __init__(self) -> None:
         self._waiters: deque[asyncio.Future[_T]] = deque()
-        self._give_back = give_back
 
     def __len__(self) -> int:
         return sum(1 for waiter in self._waiters if not waiter.done())
@@ -41,10 +43,16 @@ class WaitLine(Generic[_T]):
         self._waiters.append(waiter)
         return waiter
 
-    async def wait(self, waiter: asyncio.Future[_T], timeout: float) -> _T:
+    async def wait(
+        self,
+        waiter: asyncio.Future[_T],
+        timeout: float,
+        give_back: Callable[[_T], None],
+    ) -> _T:
         """Return the slot *waiter* gets within *timeout* seconds.
 
-        Raises :exc:`asyncio.TimeoutError` if it gets none in time.
+        Raises :exc:`asyncio.TimeoutError` if it gets none in time; a slot
+        served to a waiter that is cancelled goes to *give_back*.
         """
         try:
             return await asyncio.wait_for(waiter, timeout=max(0.0, timeout))
@@ -57,7 +65,7 @@ class WaitLine(Generic[_T]):
         except BaseException:
             # Cancelled after being served: give the slot back.
             if _has_result(waiter):
-                self._give_back(waiter.result())
+                give_back(waiter.result())
             raise
 
     def serve(self, next_slot: Callable[[], _T | None]) -> None:

@@ -245,7 +245,7 @@ class ZyteAPIBackend:
 
     def start(self, session: Session, cookies: Iterable[dict[str, Any]] = ()) -> None:
         """Give a new *session* the cookies of a seed (cookie mode)."""
-        session.cookies = [dict(cookie) for cookie in cookies]
+        session.cookies = [dict(cookie) for cookie in cookies] if cookies else ()
 
     def export_cookies(self, session: Session) -> list[dict[str, Any]]:
         """Return the cookie-mode cookies of *session*."""
