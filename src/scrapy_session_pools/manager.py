@@ -10,7 +10,7 @@ from weakref import WeakKeyDictionary
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 
-from . import meta
+from . import meta, stats
 from .backends import Backends
 from .backends.http import HTTPBackend
 from .backends.zyte_api import ZyteAPIBackend
@@ -47,6 +47,9 @@ if TYPE_CHECKING:
     from .settings import PoolsSettings
 
 logger = logging.getLogger(__name__)
+
+#: Retries of one request that may go uncounted (see :meth:`SessionManager.free_retry`).
+MAX_FREE_RETRIES = 3
 
 
 class SessionManager:
@@ -333,11 +336,29 @@ class SessionManager:
         found = self._session_of(request)
         if found is None:
             return None
-        pool = found[0]
+        pool, session = found
         self._leases.release(request)
         if self._backends[pool.kind].session_id(request) is None:
             meta.log_missing_session_id(request)
+        elif session is None:
+            # Sent before its session retired, answered after: the death of
+            # the session was counted already, by the request that saw it.
+            request.meta[meta.LATE_META_KEY] = True
         return found
+
+    def free_retry(self, request: Request) -> bool:
+        """Whether the retry of *request* must not count against
+        :setting:`RETRY_TIMES`: its session had retired before its answer
+        came back, at most :data:`MAX_FREE_RETRIES` times per request."""
+        if not request.meta.pop(meta.LATE_META_KEY, False):
+            return False
+        if request.meta.get(meta.FREE_RETRIES_META_KEY, 0) >= MAX_FREE_RETRIES:
+            return False
+        pool_id = request.meta.get(meta.POOL_META_KEY)
+        self._stats.increment(
+            stats.USE_LATE_RETRY, pool_id if isinstance(pool_id, str) else None
+        )
+        return True
 
     async def _create_session(self, pool: Pool, request: Request) -> Session:
         config = self.config_for(request)

@@ -34,6 +34,11 @@ PARKED_META_KEY = "_session_pools_parked"
 LEAVING_META_KEY = "_session_pools_leaving"
 #: The priority and dont_filter of a parked request, restored on its return.
 BACK_META_KEY = "_session_pools_back"
+#: Set on a request answered after its session had already retired: its
+#: retry does not count against RETRY_TIMES (see retries.rst).
+LATE_META_KEY = "_session_pools_late"
+#: How many retries of a request did not count against RETRY_TIMES.
+FREE_RETRIES_META_KEY = "_session_pools_free_retries"
 
 ENABLED = "zyte_api_session_enabled"
 POOL = "zyte_api_session_pool"

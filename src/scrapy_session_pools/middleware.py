@@ -65,6 +65,7 @@ class SessionPoolsMiddleware:
         self.manager = manager
         #: Scrapy's retry middleware, if enabled (known once the engine starts).
         self._scrapy_retry: RetryMiddleware | None = None
+        self._retry_priority_adjust = crawler.settings.getint("RETRY_PRIORITY_ADJUST")
 
     def get_pool(self, request: Request) -> str | None:
         """Return the pool ID of *request*, or ``None`` if it has no session."""
@@ -122,6 +123,22 @@ class SessionPoolsMiddleware:
     def _retry(self, request: Request, reason: str) -> Request | None:
         request.meta.pop(meta.ASSIGNED_META_KEY, None)
         assert self._crawler.spider is not None
+        if self.manager.free_retry(request):
+            # Its session died of an earlier answer, which counted the retry.
+            retry = request.copy()
+            retry.meta[meta.FREE_RETRIES_META_KEY] = (
+                request.meta.get(meta.FREE_RETRIES_META_KEY, 0) + 1
+            )
+            retry.dont_filter = True
+            retry.priority = request.priority + self._retry_priority_adjust
+            logger.debug(
+                "Retrying %s (%s) on another session, not counted: its session "
+                "had retired before its answer came back",
+                request,
+                reason,
+                extra={"spider": self._crawler.spider},
+            )
+            return retry
         return get_retry_request(request, spider=self._crawler.spider, reason=reason)
 
     async def _engine_started(self) -> None:

@@ -32,6 +32,9 @@ USE_RATE_LIMITED = "use/rate-limited"
 #: Prefix of the stats counting retired sessions by reason.
 RETIRED = "retired/"
 USE_PIN_LOST = "use/pinned-session-lost"
+#: A request retried without counting against RETRY_TIMES: its session had
+#: already retired when its response (or error) came back.
+USE_LATE_RETRY = "use/late-retry"
 #: A request left the downloader to wait for its session (see parking.py).
 USE_PARKED = "use/parked"
 POOLS_EVICTED = "pools-evicted"
