@@ -132,3 +132,22 @@ def test_each_wait_attempt_counts_for_at_least_a_millisecond(
 ):
     settings = PoolsSettings(queue_wait_time=wait_time, queue_max_attempts=attempts)
     assert settings.max_wait == pytest.approx(max_wait)
+
+
+@deferred_f_from_coro_f
+async def test_a_free_session_with_the_fewest_in_flight_then_most_uses_serves():
+    # Among sessions that may be used now, the least busy one serves, and of
+    # those the most used: sessions reach their uses limit before their age.
+    pool = empty_pool(max_wait=1.0)
+    fresh, used = session("fresh"), session("used")
+    used.uses = 5
+    pool.add(fresh)
+    pool.add(used)
+    try:
+        request = Request("https://example.com/")
+        assert await pool.acquire(request) is used
+        assert await pool.acquire(request) is fresh  # "used" has one in flight
+        pool.release(used)
+        assert await pool.acquire(request) is used
+    finally:
+        pool.close()

@@ -351,10 +351,14 @@ class Pool:
 
     def _grows_later(self) -> bool:
         """Unless the pool grows eagerly, whether a request can do without a
-        new session: one is idle and usable now, or one is being created."""
-        return not self.options.grows_eagerly and (
-            bool(self.creating) or turns.is_idle_now(self, time.monotonic())
-        )
+        new session: one is idle and usable now, or the pool has none yet
+        and its first is being created (replacements being made do not stop
+        a busy pool from growing)."""
+        if self.options.grows_eagerly:
+            return False
+        if not self._sessions:
+            return bool(self.creating)
+        return turns.is_idle_now(self, time.monotonic())
 
     def renew(self, session: Session, reason: RetireReason) -> None:
         """Start the replacement of *session*, which nears *reason*, once."""

@@ -47,7 +47,12 @@ def book(owner: TurnOwner, now: float) -> Slot | None:
     """
     limits = owner.limits
     max_concurrency = owner.options.max_concurrency
-    for session in sorted(owner.live_sessions(), key=lambda s: s.next_use):
+    # Soonest turn first; among sessions free now, the least busy, then the
+    # most used: sessions reach their uses limit before their age limit.
+    for session in sorted(
+        owner.live_sessions(),
+        key=lambda s: (max(s.next_use, now), s.in_flight, -s.uses),
+    ):
         reason = session.limit_reached(now, limits)
         if reason is not None:
             owner.retire(session, reason)
