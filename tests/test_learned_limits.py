@@ -158,11 +158,23 @@ def test_random_bans_teach_nothing_and_a_limit_is_learned_among_them() -> None:
     for uses in (3, 11, 7, 15, 1, 9):  # random: spread out
         ended_after(learner, uses)
     assert changes == []
-    for uses in (20, 4, 21, 20, 13, 20):
+    for uses in (20, 21, 20, 21, 20, 20, 21):
         ended_after(learner, uses)
-    assert changes == []  # 4 agree so far
-    ended_after(learner, 21)
-    assert changes == [LearnedLimits(max_uses=20)]
+    assert changes == []  # 7 of the last 12 agree: not two thirds
+    ended_after(learner, 20)
+    assert changes == [LearnedLimits(max_uses=20)]  # 8 of 12
+
+
+def test_random_bans_after_a_learned_limit_do_not_lower_it() -> None:
+    # Once sessions retire at the learned limit, only random bans end them
+    # early: 5 of them close together among scattered others teach nothing.
+    learner = LifetimeLearner("p", lambda learned: None)
+    for _ in range(MIN_ENDINGS):
+        ended_after(learner, 19)
+    assert learner.learned.max_uses == 19
+    for uses in (5, 13, 4, 9, 5, 16, 2, 4, 11, 5, 7, 12):
+        ended_after(learner, uses)
+    assert learner.learned.max_uses == 19
 
 
 def test_a_stricter_limit_is_learned_again() -> None:

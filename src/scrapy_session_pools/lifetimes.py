@@ -11,13 +11,17 @@ Each pool learns them from the endings of its own sessions:
     limit between *a* and *d*.
 
 Random failures spread; a limit clusters. Once :data:`MIN_ENDINGS` of the
-last :data:`WINDOW` endings of a kind agree (uses within
-:data:`USES_SPREAD`, death ages within :data:`AGE_SPREAD` of each other),
-the pool retires its sessions at the learned limit (renewing them a little
-before, in the background, as with any limit): at *n* uses, or at the
-latest good age of the cluster. The lowest such cluster wins, so that a
-limit that gets stricter is learned again after :data:`MIN_ENDINGS`
-endings. Limits set by the user always win over learned ones.
+last :data:`WINDOW` endings of a kind, and two thirds of them, agree
+(uses within :data:`USES_SPREAD`, death ages within :data:`AGE_SPREAD` of
+each other), the pool retires its sessions at the learned limit (renewing
+them a little before, in the background, as with any limit): at *n* uses,
+or at the latest good age of the cluster. The lowest such cluster wins.
+Once a limit is learned, the evidence for it is forgotten: sessions now
+retire before it, so what ends them later are random failures, which
+rarely agree by two thirds (a few random bans at low counts would otherwise
+teach a much lower limit), or a stricter limit, learned again after
+:data:`MIN_ENDINGS` endings. Limits set by the user always win over
+learned ones.
 """
 
 from __future__ import annotations
@@ -122,6 +126,10 @@ class LifetimeLearner:
         )
         if learned != self.learned:
             self._log(learned)
+            if learned.max_uses != self.learned.max_uses:
+                self._bans.clear()
+            if learned.max_age != self.learned.max_age:
+                self._expiries.clear()
             self.learned = learned
             self._on_change(learned)
 
@@ -157,10 +165,15 @@ def _cluster_size(values: Sequence[int], low: int | None) -> int:
     return sum(1 for value in values if low <= value <= low + USES_SPREAD)
 
 
+def _agree(cluster: int, endings: int) -> bool:
+    """Whether *cluster* of *endings* agreeing endings make a limit."""
+    return cluster >= MIN_ENDINGS and 3 * cluster >= 2 * endings
+
+
 def _uses_limit(bans: Sequence[int]) -> int | None:
-    """Return the lowest use count at which :data:`MIN_ENDINGS` bans agree."""
+    """Return the lowest use count at which enough bans agree."""
     for low in sorted(set(bans)):
-        if _cluster_size(bans, low) >= MIN_ENDINGS:
+        if _agree(_cluster_size(bans, low), len(bans)):
             return low
     return None
 
@@ -171,7 +184,7 @@ def _age_limit(expiries: Sequence[tuple[float, float]]) -> float | None:
         cluster = [
             good for good, age in expiries if death <= age <= death * (1 + AGE_SPREAD)
         ]
-        if len(cluster) >= MIN_ENDINGS:
+        if _agree(len(cluster), len(expiries)):
             return max(cluster)
     return None
 
