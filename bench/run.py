@@ -392,7 +392,11 @@ def profile(scenario: Scenario, args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the scenario(s) of the command line."""
     args = _parse_args(argv)
-    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
+    names = (
+        [name for name, scenario in SCENARIOS.items() if scenario.in_all]
+        if args.scenario == "all"
+        else [args.scenario]
+    )
     if args.profile:
         for name in names:
             profile(SCENARIOS[name], args)

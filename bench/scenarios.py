@@ -58,6 +58,8 @@ class Scenario:
     #: One request to the slow domain per this many to the healthy one; the
     #: number of requests of a run is that of the healthy domain.
     slow_every: int | None = None
+    #: Whether ``bench.run all`` runs it (the longest ones are run alone).
+    in_all: bool = True
 
     def domain_count(self, requests: int) -> int:
         """Return the number of domains of a run of *requests* requests."""
@@ -163,6 +165,7 @@ SCENARIOS: dict[str, Scenario] = {
             alternatives=_ZYTE,
             requests=50000,
             per_domain=5,
+            in_all=False,
         ),
         Scenario(
             name="realistic",

@@ -412,3 +412,26 @@ async def test_a_pool_with_requests_in_the_scheduler_is_not_evicted(zyte_api):
     assert stats["pools/a.example/init/check-passed"] == 1
     assert stats["pools/a.example/use/check-passed"] == 2
     assert stats["pools/b.example/init/check-passed"] == 1
+
+
+@deferred_f_from_coro_f
+async def test_a_pool_evicted_as_a_request_reaches_it_loses_no_request(zyte_api):
+    # Eviction runs very often here, and each website's 2 requests come in
+    # turn: the 2nd may find its pool idle for longer than the timeout, just
+    # as it is handed to the pool. It must get a session (from the same pool
+    # or a new one), never fail because the pool was closed under it.
+    requests = [
+        Request(f"https://d{n // 2}.example/{n}", dont_filter=True) for n in range(300)
+    ]
+    crawler = await run_crawl(
+        zyte_api_settings(
+            zyte_api,
+            ZYTE_API_SESSION_POOL_IDLE_TIMEOUT=0.01,
+            CONCURRENT_REQUESTS=16,
+        ),
+        spider_with(requests),
+    )
+    spider = spider_of(crawler)
+    assert [failure.value for failure in spider.failures] == []
+    assert len(spider.responses) == 300
+    assert session_stats(crawler)["pools-evicted"] > 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
@@ -164,6 +165,8 @@ class SessionManager:
             if self.is_closing:
                 raise IgnoreRequest("The spider is closing")
             pool = await self._resolver.resolve(request, config)
+            # Busy from now on: not evicted before the request reaches it.
+            pool.last_activity = time.monotonic()
             cookie_mode = self._backends[pool.kind].has_cookie_mode and bool(
                 await self._hook(config, "cookie_mode", request)
             )
