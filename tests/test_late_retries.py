@@ -88,3 +88,29 @@ async def test_each_session_death_uses_up_one_retry(zyte_api):
         for url in urls
     }
     assert [len(set(sessions)) for sessions in tries.values()] == [1, 2, 3]
+
+
+@deferred_f_from_coro_f
+async def test_a_session_that_retired_at_its_limit_gives_no_free_retry(
+    zyte_api: FakeZyteAPI,
+) -> None:
+    # Both requests are the 2 uses the session may have; the first answer
+    # retires it at its limit, not dead. The second fails on its own (520):
+    # that is news, so its retry counts (RETRY_TIMES = 0: it fails).
+    crawler = await run_crawl(
+        _settings(zyte_api, ZYTE_API_SESSION_MAX_USES=2),
+        spider_with(
+            [
+                Request("https://example.com/ok"),
+                Request("https://example.com/bad?error=520&delay=0.3"),
+            ]
+        ),
+    )
+    spider = spider_of(crawler)
+    assert [response.url for response in spider.responses] == ["https://example.com/ok"]
+    assert len(spider.failures) == 1
+    stats = session_stats(crawler)
+    assert stats["retired/max-uses"] == 1
+    assert "use/late-retry" not in stats
+    bad = [e for e in zyte_api.state()["log"] if e["url"].endswith("delay=0.3")]
+    assert [entry["status"] for entry in bad] == [520]

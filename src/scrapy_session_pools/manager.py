@@ -31,7 +31,7 @@ from .parking import ParkingLot
 from .pinning import acquire_pinned
 from .pool_registry import PoolRegistry
 from .pool_resolution import PoolResolver
-from .session import RetireReason, Session
+from .session import DEATHS, RetireReason, Session
 from .stats import SessionStats
 from .verdicts import SessionJudge
 
@@ -340,12 +340,16 @@ class SessionManager:
         if found is None:
             return None
         pool, session = found
-        self._leases.release(request)
+        lease = self._leases.release(request)
         if self._backends[pool.kind].session_id(request) is None:
             meta.log_missing_session_id(request)
-        elif session is None:
-            # Sent before its session retired, answered after: the death of
-            # the session was counted already, by the request that saw it.
+        elif (
+            session is None
+            and lease is not None
+            and lease.session.retire_reason in DEATHS
+        ):
+            # Sent before its session died, answered after: the death was
+            # counted already, by the request whose answer showed it.
             request.meta[meta.LATE_META_KEY] = True
         return found
 

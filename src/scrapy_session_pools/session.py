@@ -38,6 +38,18 @@ class RetireReason(enum.Enum):
     EVICTED = "evicted"
 
 
+#: Reasons that mean a session died (rather than reaching a limit of its own).
+DEATHS = frozenset(
+    {
+        RetireReason.ERRORS,
+        RetireReason.CHECK_FAILURES,
+        RetireReason.CHECK_ERROR,
+        RetireReason.EXPIRED,
+        RetireReason.BLOCKED,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Lifecycle limits of the sessions of a pool.
