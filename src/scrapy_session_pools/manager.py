@@ -171,7 +171,10 @@ class SessionManager:
                 await self._hook(config, "cookie_mode", request)
             )
             pool, session = await self.parking.acquire(
-                request, pool, partial(self._acquire, pool, request, cookie_mode)
+                request,
+                pool,
+                partial(self._acquire, pool, request, cookie_mode),
+                partial(self._acquire_now, pool, request, cookie_mode),
             )
             if self._leases.of(request) is None:  # else given when parked
                 self._leases.grant(pool, session, request)
@@ -200,6 +203,18 @@ class SessionManager:
         else:
             session = await pool.acquire(request)
         self._backends[pool.kind].apply(session, request, cookie_mode=cookie_mode)
+        return session
+
+    def _acquire_now(
+        self, pool: Pool, request: Request, cookie_mode: bool
+    ) -> Session | None:
+        """Return a session of *pool* applied to *request* if one is free
+        now (see :meth:`Pool.acquire_now`); pinned requests wait."""
+        if request.meta.get(meta.PINNED_SESSION):
+            return None
+        session = pool.acquire_now(request)
+        if session is not None:
+            self._backends[pool.kind].apply(session, request, cookie_mode=cookie_mode)
         return session
 
     def handle_of(self, request: Request) -> SessionHandle | None:

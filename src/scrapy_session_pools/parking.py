@@ -99,18 +99,26 @@ class ParkingLot:
         return len(self._spots)
 
     async def acquire(
-        self, request: Request, pool: Pool, acquire: Callable[[], Awaitable[Session]]
+        self,
+        request: Request,
+        pool: Pool,
+        acquire: Callable[[], Awaitable[Session]],
+        acquire_now: Callable[[], Session | None],
     ) -> tuple[Pool, Session]:
-        """Return the pool and session of *request*, from *acquire*.
+        """Return the pool and session of *request*, from *acquire_now* if it
+        has one ready, else from *acquire*.
 
-        Raises :exc:`Parked` if it takes longer than *after*: the request
-        must leave the downloader, and comes back with its session.
+        Raises :exc:`Parked` if *acquire* takes longer than *after*: the
+        request must leave the downloader, and comes back with its session.
         """
         spot = self._back(request)
         if spot is not None:
             if spot.task.cancelled():
                 raise IgnoreRequest(f"Session pool {spot.pool.id} closed")
             return spot.pool, spot.task.result()  # or raise its error
+        session = acquire_now()
+        if session is not None:  # no wait: no task, no timer
+            return pool, session
         if self._after is None:  # parking off: no task on the request path
             return pool, await acquire()
         task = asyncio.ensure_future(acquire())

@@ -186,6 +186,25 @@ class Pool:
                 request,
             )
 
+    def acquire_now(self, request: Request) -> Session | None:
+        """Return a session for *request* if one may be used right away.
+
+        The same as :meth:`acquire` when it would not wait: no request is
+        ahead in the line, no session needs creating and a session's turn
+        starts now. Otherwise returns ``None`` and books nothing.
+        """
+        if (
+            self.is_closed
+            or self._line
+            or (self._pending > 0 and not self._grows_later())
+        ):
+            return None
+        now = self.last_activity = time.monotonic()
+        slot = turns.book(self, now, latest=now)
+        if slot is None:
+            return None
+        return self._served(slot[0], request, now)
+
     async def acquire_session(
         self, session: Session, request: Request
     ) -> Session | None:

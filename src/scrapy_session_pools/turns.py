@@ -37,10 +37,11 @@ class TurnOwner(Protocol):
         """Start the replacement of *session*, which nears *reason*."""
 
 
-def book(owner: TurnOwner, now: float) -> Slot | None:
+def book(owner: TurnOwner, now: float, latest: float | None = None) -> Slot | None:
     """Book the soonest turn of a usable session of *owner*, or return ``None``.
 
-    Sessions past a limit retire. A session booked up to its limit keeps the
+    With *latest*, only a turn that starts by then is booked. Sessions past a
+    limit retire. A session booked up to its limit keeps the
     turns it has and gets a replacement; it retires once it reaches the
     limit. Renewal follows the real age of a session, not the start of a
     turn booked for later.
@@ -60,6 +61,8 @@ def book(owner: TurnOwner, now: float) -> Slot | None:
         if max_concurrency is not None and session.in_flight >= max_concurrency:
             continue
         start = max(now, session.next_use)
+        if latest is not None and start > latest:
+            return None  # sorted by start: no later session is sooner
         booked_out = session.turn_limit(start, limits)
         if booked_out is not None:
             owner.renew(session, booked_out)
