@@ -151,3 +151,21 @@ async def test_a_free_session_with_the_fewest_in_flight_then_most_uses_serves():
         assert await pool.acquire(request) is used
     finally:
         pool.close()
+
+
+@deferred_f_from_coro_f
+async def test_a_session_free_now_is_given_at_once_and_a_resting_one_is_not_booked():
+    pool = empty_pool(max_wait=1.0)
+    ready = session("ready")
+    pool.add(ready)  # free now: no delay after its init
+    pool.options = PoolOptions(size=1, delay=0.5, randomize_delay=False)
+    request = Request("https://example.com/")
+    try:
+        assert pool.acquire_now(request) is ready
+        assert (ready.in_flight, ready.uses) == (1, 1)
+        # Its next turn is 0.5 s away: nothing now, and no turn booked.
+        next_use = ready.next_use
+        assert pool.acquire_now(request) is None
+        assert (ready.in_flight, ready.booked, ready.next_use) == (1, 0, next_use)
+    finally:
+        pool.close()

@@ -193,11 +193,7 @@ class Pool:
         ahead in the line, no session needs creating and a session's turn
         starts now. Otherwise returns ``None`` and books nothing.
         """
-        if (
-            self.is_closed
-            or self._line
-            or (self._pending > 0 and not self._grows_later())
-        ):
+        if self.is_closed or self._line or self._owes_own_init():
             return None
         now = self.last_activity = time.monotonic()
         slot = turns.book(self, now, latest=now)
@@ -334,7 +330,7 @@ class Pool:
     async def _reserve(self, request: Request, deadline: float) -> Slot:
         if self.is_closed:
             raise IgnoreRequest(f"Session pool {self.id} closed")
-        if self._pending > 0 and not self._grows_later():
+        if self._owes_own_init():
             self._pending -= 1
             own: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
             self._filling().start(request, own, None)
@@ -367,6 +363,11 @@ class Pool:
 
     def _give_up_slot(self, slot: Slot) -> None:
         self._give_up(slot[0])
+
+    def _owes_own_init(self) -> bool:
+        """Whether the next request starts a session of its own (eager
+        filling)."""
+        return self._pending > 0 and not self._grows_later()
 
     def _grows_later(self) -> bool:
         """Unless the pool grows eagerly, whether a request can do without a
